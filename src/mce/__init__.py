@@ -1,0 +1,1 @@
+"""mce: an open, cloud-native e-commerce platform."""

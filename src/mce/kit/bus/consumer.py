@@ -1,0 +1,128 @@
+"""The consumer loop: handle batches, retry failures, dead-letter what still fails, then commit."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+
+from mce.kit.bus.port import Delivery, EventBus
+from mce.kit.events import Event
+
+log = logging.getLogger(__name__)
+
+BatchHandler = Callable[[Sequence[Event]], None]
+
+
+def dead_letter_topic(topic: str) -> str:
+    """Where a topic's unhandleable events go."""
+    return f"{topic}.dlq"
+
+
+class Consumer:
+    """Feeds a topic to a handler in batches, in order, at least once; poison events go to the DLQ."""
+
+    def __init__(
+        self,
+        bus: EventBus,
+        topic: str,
+        group: str,
+        handle: BatchHandler,
+        *,
+        max_batch: int = 500,
+        max_attempts: int = 4,
+        backoff_s: float = 0.1,
+    ) -> None:
+        self.bus = bus
+        self.topic = topic
+        self.group = group
+        self.handle = handle
+        self.max_batch = max_batch
+        self.max_attempts = max_attempts
+        self.backoff_s = backoff_s
+        self.handled = 0
+        self.dead_lettered = 0
+        self.last_error: str | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Run the loop in a daemon thread."""
+        self._thread = threading.Thread(target=self.run, name=f"consumer-{self.group}-{self.topic}", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Ask the loop to finish its batch and wait for it."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    @property
+    def alive(self) -> bool:
+        """Whether the loop thread is running."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def run(self) -> None:
+        """Poll, handle, commit, until stopped; a broken bus is retried, never fatal."""
+        subscription = None
+        while not self._stop.is_set():
+            try:
+                if subscription is None:
+                    subscription = self.bus.subscribe(self.topic, self.group)
+                deliveries = subscription.poll(self.max_batch, timeout=0.5)
+                if deliveries:
+                    self._handle_batch(deliveries)
+                    subscription.commit(deliveries[-1])
+            except Exception as exc:
+                # The uncommitted batch comes again once the bus answers.
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.exception("consumer %s on %s failed; retrying", self.group, self.topic)
+                if subscription is not None:
+                    subscription.close()
+                    subscription = None
+                self._stop.wait(1.0)
+        if subscription is not None:
+            subscription.close()
+
+    def _handle_batch(self, deliveries: Sequence[Delivery]) -> None:
+        """Handle the batch whole, or else one event at a time so only the poison one is dead-lettered."""
+        events = [d.event for d in deliveries]
+        if self._attempt(events, attempts=self.max_attempts if len(events) == 1 else 2):
+            self.handled += len(events)
+            return
+        for event in events:
+            if self._attempt([event], attempts=self.max_attempts):
+                self.handled += 1
+            else:
+                self._dead_letter(event)
+
+    def _attempt(self, events: Sequence[Event], *, attempts: int) -> bool:
+        """Try the handler up to attempts times with growing pauses; True when it succeeded."""
+        for attempt in range(1, attempts + 1):
+            try:
+                self.handle(events)
+                return True
+            except Exception as exc:
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.warning(
+                    "handling %d event(s) from %s failed (attempt %d/%d): %s",
+                    len(events), self.topic, attempt, attempts, self.last_error,
+                )
+                if attempt < attempts:
+                    time.sleep(self.backoff_s * 2 ** (attempt - 1))
+        return False
+
+    def _dead_letter(self, event: Event) -> None:
+        """Park an event that keeps failing, with the reason, and say so in the log."""
+        parked = Event(
+            type="DeadLettered",
+            key=event.key,
+            data={"event": event.model_dump(mode="json"), "group": self.group, "error": self.last_error},
+        )
+        self.bus.publish(dead_letter_topic(self.topic), [parked])
+        self.dead_lettered += 1
+        log.error(
+            "dead-lettered event %s (%s) from %s to %s: %s",
+            event.event_id, event.type, self.topic, dead_letter_topic(self.topic), self.last_error,
+        )

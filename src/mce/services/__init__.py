@@ -1,0 +1,1 @@
+"""One package per deployable service; services never import one another."""
