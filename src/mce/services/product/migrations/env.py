@@ -1,0 +1,23 @@
+"""Alembic environment for the product database; the URL comes from the caller's config."""
+
+from alembic import context
+from sqlalchemy import engine_from_config, pool
+
+from mce.services.product.store.tables import metadata
+
+config = context.config
+url = config.get_main_option("sqlalchemy.url")
+connectable = engine_from_config(
+    config.get_section(config.config_ini_section, {}), prefix="sqlalchemy.", poolclass=pool.NullPool
+)
+with connectable.connect() as connection:
+    # Batch mode lets later ALTERs work on SQLite, which rebuilds tables to alter them.
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        version_table="alembic_version_product",
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+connectable.dispose()

@@ -1,0 +1,1 @@
+"""The product repository port and its SQL adapter."""

@@ -1,0 +1,100 @@
+"""SQL tables of the product service; migrations create them, the adapter queries them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.types import TypeDecorator
+
+from mce.kit.outbox import outbox_table
+
+CENTS = Decimal("0.01")
+# The Alembic scripts that create these tables.
+MIGRATIONS = Path(__file__).parent.parent / "migrations"
+
+
+class Money(TypeDecorator):
+    """NUMERIC(10,2) on PostgreSQL; integer cents on SQLite, which has no exact decimal type."""
+
+    impl = Numeric(10, 2)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect):  # noqa: ANN201 - SQLAlchemy's signature
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(Integer())
+        return dialect.type_descriptor(Numeric(10, 2))
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> object:
+        if value is None:
+            return None
+        value = Decimal(value).quantize(CENTS)
+        return int(value * 100) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: object, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        if dialect.name == "sqlite":
+            return (Decimal(int(value)) / 100).quantize(CENTS)
+        return Decimal(value).quantize(CENTS)
+
+
+class UtcDateTime(TypeDecorator):
+    """Timestamps always come back timezone-aware in UTC, whatever the engine stores."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = MetaData()
+
+products = Table(
+    "products",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(255), nullable=False),
+    Column("description", Text, nullable=False, server_default=""),
+    Column("price", Money, nullable=False),
+    Column("stock", Integer, nullable=False, server_default="0"),
+    Column("category", String(64), nullable=False),
+    Column("image_url", String(2048), nullable=True),
+    Column("thumbnail_url", String(2048), nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("version", Integer, nullable=False, server_default="1"),
+    CheckConstraint("stock >= 0", name="products_stock_not_negative"),
+    CheckConstraint("price >= 0", name="products_price_not_negative"),
+    # Ids are never reused, so a late event about a deleted product cannot hit a new one.
+    sqlite_autoincrement=True,
+)
+Index("products_by_category_newest", products.c.category, products.c.created_at, products.c.id)
+Index("products_by_newest", products.c.created_at, products.c.id)
+Index("products_by_category_price", products.c.category, products.c.price, products.c.id)
+Index("products_by_price", products.c.price, products.c.id)
+Index("products_by_name", products.c.name, products.c.id)
+
+outbox = outbox_table(metadata)

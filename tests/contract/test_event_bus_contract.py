@@ -1,0 +1,162 @@
+"""The EventBus contract, written once and run against every adapter."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from mce.kit.bus.port import EventBus
+from mce.kit.bus.sqlite import SqliteEventBus
+from mce.kit.events import Event
+
+BusFactory = Callable[[Path], EventBus]
+
+# Each adapter: a factory that opens a bus on a fresh log; a second call on the same path opens the same log.
+ADAPTERS: dict[str, BusFactory] = {
+    "sqlite": lambda path: SqliteEventBus(path / "bus.db"),
+}
+
+
+@pytest.fixture(params=sorted(ADAPTERS))
+def open_bus(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], EventBus]]:
+    """Opens buses on one shared log, closing them all afterwards."""
+    opened: list[EventBus] = []
+
+    def opener() -> EventBus:
+        bus = ADAPTERS[request.param](tmp_path)
+        opened.append(bus)
+        return bus
+
+    yield opener
+    for bus in opened:
+        bus.close()
+
+
+def events(n: int, key: str = "k", start: int = 0) -> list[Event]:
+    return [Event(type="Thing", key=key, data={"n": start + i}) for i in range(n)]
+
+
+def drain(subscription, expected: int, timeout: float = 5.0) -> list:
+    """Poll until `expected` deliveries arrived or time is up."""
+    got: list = []
+    deadline = time.monotonic() + timeout
+    while len(got) < expected and time.monotonic() < deadline:
+        got.extend(subscription.poll(100, timeout=0.2))
+    return got
+
+
+def test_a_new_group_reads_the_topic_from_the_start_in_order(open_bus) -> None:
+    bus = open_bus()
+    bus.publish("t", events(5))
+    sub = bus.subscribe("t", "g")
+    got = drain(sub, 5)
+    assert [d.event.data["n"] for d in got] == [0, 1, 2, 3, 4]
+    assert [d.offset for d in got] == sorted(d.offset for d in got)
+
+
+def test_events_keep_their_envelope_across_the_bus(open_bus) -> None:
+    bus = open_bus()
+    sent = Event(type="ProductCreated", key="42", data={"price": 1.5, "name": "Ä"})
+    bus.publish("t", [sent])
+    (delivery,) = drain(bus.subscribe("t", "g"), 1)
+    assert delivery.event == sent
+
+
+def test_topics_are_independent(open_bus) -> None:
+    bus = open_bus()
+    bus.publish("a", events(2))
+    bus.publish("b", events(3, start=10))
+    assert [d.event.data["n"] for d in drain(bus.subscribe("b", "g"), 3)] == [10, 11, 12]
+    assert len(drain(bus.subscribe("a", "g"), 2)) == 2
+
+
+def test_a_committed_group_resumes_after_its_commit(open_bus) -> None:
+    bus = open_bus()
+    bus.publish("t", events(4))
+    sub = bus.subscribe("t", "g")
+    got = drain(sub, 4)
+    sub.commit(got[1])
+    sub.close()
+    again = drain(bus.subscribe("t", "g"), 2)
+    assert [d.event.data["n"] for d in again] == [2, 3]
+
+
+def test_uncommitted_events_are_delivered_again_to_the_next_subscription(open_bus) -> None:
+    bus = open_bus()
+    bus.publish("t", events(3))
+    first = bus.subscribe("t", "g")
+    assert len(drain(first, 3)) == 3
+    first.close()
+    assert [d.event.data["n"] for d in drain(bus.subscribe("t", "g"), 3)] == [0, 1, 2]
+
+
+def test_groups_have_their_own_offsets(open_bus) -> None:
+    bus = open_bus()
+    bus.publish("t", events(3))
+    one = bus.subscribe("t", "one")
+    one.commit(drain(one, 3)[-1])
+    assert len(drain(bus.subscribe("t", "two"), 3)) == 3
+
+
+def test_poll_returns_nothing_after_waiting_when_the_topic_is_quiet(open_bus) -> None:
+    bus = open_bus()
+    assert bus.subscribe("quiet", "g").poll(10, timeout=0.1) == []
+
+
+def test_a_poll_wakes_up_for_an_event_published_while_it_waits(open_bus) -> None:
+    bus = open_bus()
+    sub = bus.subscribe("t", "g")
+    timer = threading.Timer(0.2, lambda: bus.publish("t", events(1)))
+    timer.start()
+    got = sub.poll(10, timeout=3.0)
+    timer.join()
+    assert len(got) == 1
+
+
+def test_events_published_by_another_process_handle_are_seen(open_bus) -> None:
+    writer, reader = open_bus(), open_bus()
+    writer.publish("t", events(2))
+    assert len(drain(reader.subscribe("t", "g"), 2)) == 2
+
+
+def test_per_key_order_holds_under_concurrent_publishers(open_bus) -> None:
+    bus = open_bus()
+
+    def publish_run(key: str) -> None:
+        for i in range(50):
+            bus.publish("t", [Event(type="Thing", key=key, data={"n": i})])
+
+    threads = [threading.Thread(target=publish_run, args=(k,)) for k in ("a", "b", "c")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    got = drain(bus.subscribe("t", "g"), 150)
+    for key in ("a", "b", "c"):
+        assert [d.event.data["n"] for d in got if d.event.key == key] == list(range(50))
+
+
+def test_a_batch_is_delivered_whole_and_in_order(open_bus) -> None:
+    bus = open_bus()
+    bus.publish("t", events(300))
+    got = drain(bus.subscribe("t", "g"), 300)
+    assert [d.event.data["n"] for d in got] == list(range(300))
+
+
+def test_commit_never_moves_a_group_backwards(open_bus) -> None:
+    bus = open_bus()
+    bus.publish("t", events(3))
+    sub = bus.subscribe("t", "g")
+    got = drain(sub, 3)
+    sub.commit(got[2])
+    sub.commit(got[0])
+    sub.close()
+    assert bus.subscribe("t", "g").poll(10, timeout=0.1) == []
+
+
+def test_ping_answers_on_a_working_bus(open_bus) -> None:
+    open_bus().ping()
