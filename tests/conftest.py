@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import os
-import socket
+from collections.abc import Iterator
 
 import pytest
+
+from mce.harness import Platform, free_port, start_platform
+
+__all__ = ["Platform", "start_platform", "free_port", "skip_or_fail"]
 
 
 def require_test_servers() -> bool:
@@ -29,8 +33,9 @@ def postgres_url() -> str:
     return url
 
 
-def free_port() -> int:
-    """A loopback port nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+@pytest.fixture(scope="session")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    """One `mce up` shared by the end-to-end, browser and API-fuzz tests."""
+    running = start_platform(tmp_path_factory.mktemp("platform"))
+    yield running
+    running.stop()

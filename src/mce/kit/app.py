@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
+from starlette.middleware import Middleware
 
 from mce.kit.errors import install_error_handlers
 from mce.kit.metrics import HttpMetrics
@@ -51,14 +52,21 @@ def create_service_app(
     *,
     lifespan: Callable[[FastAPI], Any] | None = None,
     description: str = "",
+    middleware: Sequence[Middleware] = (),
 ) -> FastAPI:
-    """A FastAPI app with /healthz, /readyz, /metrics, request ids, metrics, body limits and JSON errors."""
+    """A FastAPI app with /healthz, /readyz, /metrics, request ids, metrics, body limits and JSON errors.
+
+    `middleware` runs inside the request context, so its responses are counted, logged and carry a request id.
+    """
     app = FastAPI(title=f"mce {service}", description=description, version="0.1.0", lifespan=lifespan)
     app.state.service = service
     app.state.settings = settings
     app.state.readiness_checks = []
     metrics = HttpMetrics(service)
     app.state.metrics = metrics
+    # add_middleware wraps what is there, so the service's own go first and the request context last.
+    for item in reversed(middleware):
+        app.add_middleware(item.cls, *item.args, **item.kwargs)
     app.add_middleware(RequestContextMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes)
     install_error_handlers(app)
 

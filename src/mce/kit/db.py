@@ -18,14 +18,21 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+def _ensure_sqlite_directory(url: str) -> None:
+    """SQLite creates the file but not its folder."""
+    database = make_url(url).database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+
+
 def make_engine(url: str) -> Engine:
     """An engine with sane pooling; SQLite gets WAL and a busy timeout so processes can share it."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
-        database = make_url(url).database
-        if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        _ensure_sqlite_directory(url)
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=40, max_overflow=0
+        )
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001 - DB-API objects are untyped
@@ -42,6 +49,8 @@ def make_engine(url: str) -> Engine:
 
 def migrate(url: str, script_location: Path, revision: str = "head") -> None:
     """Bring the database at url to the given Alembic revision."""
+    if url.startswith("sqlite"):
+        _ensure_sqlite_directory(url)
     config = Config()
     config.set_main_option("script_location", str(script_location))
     config.set_main_option("sqlalchemy.url", normalise_url(url).replace("%", "%%"))

@@ -31,19 +31,20 @@ from mce.services.product.store.port import ProductRepository
 from mce.services.product.store.sql import SqlProductRepository
 from mce.services.product.store.tables import MIGRATIONS, outbox
 
+PRINTABLE = r"^[^\x00-\x1f\x7f]+$"  # PostgreSQL rejects NUL in text, so control characters never get that far
 MAX_ID = 2**31 - 1  # the id column is a 32-bit integer on PostgreSQL
 
 ProductId = Annotated[int, PathParam(ge=1, le=MAX_ID, description="Product id")]
 
 
-def _repository(request: Request) -> ProductRepository:
+async def _repository(request: Request) -> ProductRepository:
     return request.app.state.repository
 
 
 Repository = Annotated[ProductRepository, Depends(_repository)]
 
 
-def _require_admin(request: Request) -> None:
+async def _require_admin(request: Request) -> None:
     check_admin(request, request.app.state.admin_token)
 
 
@@ -88,7 +89,7 @@ def create_app(settings: ProductSettings | None = None) -> FastAPI:
         repository: Repository,
         limit: Annotated[int, Query(ge=1, le=100)] = 20,
         offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-        category: Annotated[str | None, Query(min_length=1, max_length=CATEGORY_MAX)] = None,
+        category: Annotated[str | None, Query(min_length=1, max_length=CATEGORY_MAX, pattern=PRINTABLE)] = None,
         sort: ProductSort = ProductSort.NEWEST,
     ) -> ProductPage:
         items, total = repository.list(category=category, sort=sort, limit=limit, offset=offset)

@@ -1,0 +1,172 @@
+"""`make bench`: the foundation's speed figures, measured in one run on this machine, printed as a table."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform as host
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+from pathlib import Path
+
+import httpx
+
+from bench.vegeta import MAX_P99_S, MIN_PACE, MIN_SUCCESS, attack, ensure_vegeta, max_sustainable_rate
+from mce.harness import free_port, start_platform
+
+CATALOG_SIZE = int(os.environ.get("MCE_BENCH_PRODUCTS", "10000"))
+FIXED_RATE = 200
+FIXED_SECONDS = float(os.environ.get("MCE_BENCH_SECONDS", "15"))
+CHANGES = 40
+RESULTS = Path(__file__).resolve().parent / "results"
+SEARCHES = [
+    {"q": "headphones"}, {"q": "headphnes"}, {"q": "wireless earbuds"}, {"q": "cast iron"}, {"q": "yoga mat"},
+    {"q": "organic coffee"}, {"q": "desk lamp"}, {"q": "ketle"}, {"q": "head"}, {"q": "sneakers", "max_price": "100"},
+    {"q": "tent", "category": "Sports & Outdoors"}, {"q": ""}, {"q": "", "category": "Books"},
+    {"q": "waterproof jacket"}, {"q": "fountain pen"}, {"q": "chocolate", "min_price": "5", "max_price": "12"},
+]
+
+
+def log(line: str) -> None:
+    print(line, flush=True)
+
+
+def machine() -> str:
+    """CPU model and core count, so figures are read against the machine they came from."""
+    model = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{model}, {os.cpu_count()} cores, Python {host.python_version()}"
+
+
+def wait_until(check, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+def measure_ceiling() -> dict:
+    """The bare uvicorn hello endpoint's maximum sustainable rate."""
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "bench.hello:app", "--port", str(port), "--loop", "uvloop",
+         "--http", "httptools", "--no-access-log", "--log-level", "warning"],
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    try:
+        wait_until(lambda: _answers(f"http://127.0.0.1:{port}/"), 30, "the hello server")
+        log("ceiling: bare uvicorn JSON hello")
+        best = max_sustainable_rate([f"http://127.0.0.1:{port}/"], start=1000, log=log)
+        return {"max_rate": best.rate, "p99_ms": best.p99_ms}
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def measure_products(base: str, ceiling: int) -> dict:
+    """GET /api/products (a page of 20) through the frontend: ceiling ratio and fixed-rate latency."""
+    urls = [f"{base}/api/products?limit=20&offset={20 * i}" for i in range(10)]
+    log("GET /api/products via the frontend: maximum sustainable rate")
+    best = max_sustainable_rate(urls, start=100, log=log)
+    fixed = attack(urls, FIXED_RATE, FIXED_SECONDS)
+    return {
+        "max_rate": best.rate,
+        "ratio_to_ceiling": round(best.rate / ceiling, 3),
+        "at_200": {"p50_ms": fixed.p50_ms, "p95_ms": fixed.p95_ms, "p99_ms": fixed.p99_ms, "success": fixed.success},
+    }
+
+
+def measure_search(base: str) -> dict:
+    """GET /api/search over a mix of exact, typo, prefix and filtered queries at a fixed rate."""
+    urls = [f"{base}/api/search?{urllib.parse.urlencode(params)}" for params in SEARCHES]
+    fixed = attack(urls, FIXED_RATE, FIXED_SECONDS)
+    return {"p50_ms": fixed.p50_ms, "p95_ms": fixed.p95_ms, "p99_ms": fixed.p99_ms, "success": fixed.success}
+
+
+def measure_change_to_searchable(base: str, token: str) -> dict:
+    """Rename a product through the gateway and time until search finds it by the new name."""
+    admin = {"Authorization": f"Bearer {token}"}
+    timings = []
+    with httpx.Client(base_url=base, timeout=10) as client:
+        ids = [p["id"] for p in client.get("/api/products", params={"limit": CHANGES}).json()["items"]]
+        for n, product_id in enumerate(ids):
+            marker = f"benchmark{n}x{int(time.time())}"
+            started = time.perf_counter()
+            response = client.put(f"/api/products/{product_id}", json={"name": f"Renamed {marker}"}, headers=admin)
+            response.raise_for_status()
+            while not client.get("/api/search", params={"q": marker}).json()["items"]:
+                if time.perf_counter() - started > 30:
+                    raise RuntimeError("a change took over 30 s to become searchable")
+                time.sleep(0.005)
+            timings.append(time.perf_counter() - started)
+    quantiles = statistics.quantiles(timings, n=20)
+    return {"samples": len(timings), "p50_ms": statistics.median(timings) * 1000, "p95_ms": quantiles[18] * 1000}
+
+
+def print_report(report: dict) -> None:
+    ceiling = report["ceiling"]
+    products = report["products"]
+    search = report["search"]
+    change = report["change_to_searchable"]
+    mark = lambda ok: "meets target" if ok else "MISSES target"  # noqa: E731
+    log("")
+    log(f"machine: {report['machine']}")
+    log(f"sustained = success >= {MIN_SUCCESS:.1%}, throughput >= {MIN_PACE:.0%} of offered, p99 <= {MAX_P99_S * 1000:.0f} ms")
+    log(f"ceiling, bare uvicorn hello:           {ceiling['max_rate']:>6}/s")
+    log(f"GET /api/products (20), max sustained:  {products['max_rate']:>6}/s  ratio {products['ratio_to_ceiling']:.2f} "
+        f"(target >= 0.25: {mark(products['ratio_to_ceiling'] >= 0.25)})")
+    at = products["at_200"]
+    log(f"GET /api/products at 200/s:             p50 {at['p50_ms']:.1f} ms  p95 {at['p95_ms']:.1f} ms  "
+        f"p99 {at['p99_ms']:.1f} ms  (target p95 <= 25 ms: {mark(at['p95_ms'] <= 25)})")
+    log(f"GET /api/search ({report['catalog_size']} products) at 200/s: p50 {search['p50_ms']:.1f} ms  "
+        f"p99 {search['p99_ms']:.1f} ms  (target p99 <= 15 ms: {mark(search['p99_ms'] <= 15)})")
+    log(f"product change -> searchable ({change['samples']} changes): p50 {change['p50_ms']:.0f} ms  "
+        f"p95 {change['p95_ms']:.0f} ms  (target p95 <= 2000 ms: {mark(change['p95_ms'] <= 2000)})")
+
+
+def main() -> int:
+    ensure_vegeta()
+    report: dict = {"machine": machine(), "catalog_size": CATALOG_SIZE, "taken_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    report["ceiling"] = measure_ceiling()
+    with tempfile.TemporaryDirectory(prefix="mce-bench-") as data_dir:
+        log(f"starting the platform with {CATALOG_SIZE} products…")
+        running = start_platform(Path(data_dir), seed=CATALOG_SIZE)
+        try:
+            base = running.url()
+            wait_until(
+                lambda: httpx.get(f"{base}/api/search", params={"limit": 1}).json()["total"] >= CATALOG_SIZE,
+                300, "search to index the catalog",
+            )
+            report["products"] = measure_products(base, report["ceiling"]["max_rate"])
+            log("GET /api/search at 200/s")
+            report["search"] = measure_search(base)
+            log("product change -> searchable")
+            report["change_to_searchable"] = measure_change_to_searchable(base, running.admin_token)
+        finally:
+            running.stop()
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "latest.json").write_text(json.dumps(report, indent=2))
+    print_report(report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,118 @@
+"""Open-loop load with vegeta: a fixed request rate, whatever the server's speed, so queueing shows."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+VEGETA_MODULE = "github.com/tsenart/vegeta/v12@v12.13.0"
+TOOLS_BIN = Path(__file__).resolve().parent.parent / ".tools" / "go-bin"
+
+# A rate is sustained when nearly every request succeeds, the server keeps pace, and the tail stays short.
+MIN_SUCCESS = 0.999
+MIN_PACE = 0.95
+MAX_P99_S = 0.100
+
+
+def ensure_vegeta() -> Path:
+    """The vegeta binary, built from the Go module proxy into .tools/go-bin on first use."""
+    binary = TOOLS_BIN / "vegeta"
+    if binary.exists():
+        return binary
+    if shutil.which("go") is None:
+        raise SystemExit("make bench needs Go to build vegeta (go install " + VEGETA_MODULE + ")")
+    TOOLS_BIN.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["go", "install", VEGETA_MODULE], check=True, env={**os.environ, "GOBIN": str(TOOLS_BIN)})
+    return binary
+
+
+@dataclass(frozen=True)
+class Result:
+    """What one fixed-rate attack measured."""
+
+    rate: int
+    throughput: float
+    success: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    max_ms: float
+    status_codes: dict[str, int]
+
+    @property
+    def sustained(self) -> bool:
+        """Whether the server kept up with this rate."""
+        return (
+            self.success >= MIN_SUCCESS
+            and self.throughput >= MIN_PACE * self.rate
+            and self.p99_ms <= MAX_P99_S * 1000
+        )
+
+
+def attack(urls: list[str], rate: int, seconds: float, headers: dict[str, str] | None = None) -> Result:
+    """Send GETs round-robin over urls at `rate` per second for `seconds`."""
+    vegeta = ensure_vegeta()
+    header_lines = "".join(f"{k}: {v}\n" for k, v in (headers or {}).items())
+    targets = "\n".join(f"GET {url}\n{header_lines}" for url in urls)
+    with tempfile.NamedTemporaryFile("w", suffix=".targets", delete=False) as handle:
+        handle.write(targets + "\n")
+        target_file = handle.name
+    try:
+        attacked = subprocess.run(
+            [str(vegeta), "attack", f"-rate={rate}/s", f"-duration={seconds}s", f"-targets={target_file}",
+             "-timeout=5s", "-keepalive=true"],
+            check=True, capture_output=True,
+        )
+        report = subprocess.run(
+            [str(vegeta), "report", "-type=json"], input=attacked.stdout, check=True, capture_output=True
+        )
+    finally:
+        os.unlink(target_file)
+    data = json.loads(report.stdout)
+    lat = data["latencies"]
+    return Result(
+        rate=rate,
+        throughput=data["throughput"],
+        success=data["success"],
+        p50_ms=lat["50th"] / 1e6,
+        p95_ms=lat["95th"] / 1e6,
+        p99_ms=lat["99th"] / 1e6,
+        max_ms=lat["max"] / 1e6,
+        status_codes=data.get("status_codes") or {},
+    )
+
+
+def max_sustainable_rate(urls: list[str], *, start: int = 250, seconds: float = 5.0, log=print) -> Result:
+    """Raise the rate by half each step until the server falls behind, then bisect between the last two."""
+    best: Result | None = None
+    rate = start
+    failed_at: int | None = None
+    while failed_at is None:
+        result = attack(urls, rate, seconds)
+        log(f"    {rate:>6}/s -> {result.throughput:8.0f}/s ok={result.success:.4f} p99={result.p99_ms:7.1f} ms")
+        if result.sustained:
+            best, rate = result, int(rate * 1.5)
+        else:
+            failed_at = rate
+        if rate > 100_000:
+            break
+    low = best.rate if best else 0
+    high = failed_at or rate
+    for _ in range(3):
+        if high - low <= max(25, low // 20):
+            break
+        middle = (low + high) // 2
+        result = attack(urls, middle, seconds)
+        log(f"    {middle:>6}/s -> {result.throughput:8.0f}/s ok={result.success:.4f} p99={result.p99_ms:7.1f} ms")
+        if result.sustained:
+            best, low = result, middle
+        else:
+            high = middle
+    if best is None:
+        raise RuntimeError(f"not even {start}/s was sustained")
+    return best

@@ -1,0 +1,134 @@
+"""The consumer loop and the outbox relay against the embedded bus and a real SQLite database."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy import MetaData, select
+
+from mce.kit.bus.consumer import Consumer, dead_letter_topic
+from mce.kit.bus.sqlite import SqliteEventBus
+from mce.kit.db import make_engine
+from mce.kit.events import Event
+from mce.kit.outbox import OutboxRelay, add_to_outbox, outbox_table
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return condition()
+
+
+def test_a_consumer_hands_every_event_over_once_in_order_and_commits(tmp_path: Path) -> None:
+    bus = SqliteEventBus(tmp_path / "bus.db")
+    seen: list[int] = []
+    consumer = Consumer(bus, "t", "g", lambda batch: seen.extend(e.data["n"] for e in batch))
+    consumer.start()
+    bus.publish("t", [Event(type="X", key="k", data={"n": i}) for i in range(20)])
+    assert wait_for(lambda: len(seen) == 20)
+    consumer.stop()
+    assert seen == list(range(20))
+    assert bus.subscribe("t", "g").poll(10, timeout=0.1) == []
+
+
+def test_a_poison_event_is_dead_lettered_and_the_rest_still_flow(tmp_path: Path) -> None:
+    bus = SqliteEventBus(tmp_path / "bus.db")
+    handled: list[int] = []
+
+    def handle(batch) -> None:
+        if any(e.data["n"] == 2 for e in batch):
+            raise ValueError("cannot handle 2")
+        handled.extend(e.data["n"] for e in batch)
+
+    consumer = Consumer(bus, "t", "g", handle, max_attempts=2, backoff_s=0)
+    consumer.start()
+    bus.publish("t", [Event(type="X", key="k", data={"n": i}) for i in range(5)])
+    assert wait_for(lambda: consumer.dead_lettered == 1 and len(handled) == 4)
+    consumer.stop()
+    assert handled == [0, 1, 3, 4]
+    (parked,) = bus.subscribe(dead_letter_topic("t"), "ops").poll(10, timeout=1)
+    assert parked.event.data["event"]["data"] == {"n": 2}
+    assert "cannot handle 2" in parked.event.data["error"]
+
+
+def test_a_transient_failure_is_retried_not_dead_lettered(tmp_path: Path) -> None:
+    bus = SqliteEventBus(tmp_path / "bus.db")
+    failures = iter([True, False])
+    handled: list[int] = []
+
+    def flaky(batch) -> None:
+        if next(failures, False):
+            raise ConnectionError("blip")
+        handled.extend(e.data["n"] for e in batch)
+
+    consumer = Consumer(bus, "t", "g", flaky, backoff_s=0)
+    consumer.start()
+    bus.publish("t", [Event(type="X", key="k", data={"n": 1})])
+    assert wait_for(lambda: handled == [1])
+    consumer.stop()
+    assert consumer.dead_lettered == 0
+
+
+def test_the_relay_publishes_committed_events_in_write_order_and_marks_them(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'svc.db'}")
+    table = outbox_table(MetaData())
+    table.create(engine)
+    bus = SqliteEventBus(tmp_path / "bus.db")
+    relay = OutboxRelay(engine, table, bus, idle_poll_s=0.05)
+    with engine.begin() as conn:
+        for i in range(3):
+            add_to_outbox(conn, table, "t", Event(type="X", key="k", data={"n": i}))
+    relay.start()
+    assert wait_for(lambda: relay.backlog() == 0)
+    relay.stop()
+    got = bus.subscribe("t", "g").poll(10, timeout=1)
+    assert [d.event.data["n"] for d in got] == [0, 1, 2]
+    with engine.connect() as conn:
+        assert all(row.published_at is not None for row in conn.execute(select(table)))
+
+
+def test_a_rolled_back_write_never_reaches_the_bus(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'svc.db'}")
+    table = outbox_table(MetaData())
+    table.create(engine)
+    bus = SqliteEventBus(tmp_path / "bus.db")
+    try:
+        with engine.begin() as conn:
+            add_to_outbox(conn, table, "t", Event(type="X", key="k"))
+            raise RuntimeError("the business write failed")
+    except RuntimeError:
+        pass
+    assert OutboxRelay(engine, table, bus).relay_once() == 0
+
+
+def test_the_relay_keeps_events_while_the_bus_is_down_and_sends_them_later(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'svc.db'}")
+    table = outbox_table(MetaData())
+    table.create(engine)
+    bus = SqliteEventBus(tmp_path / "bus.db")
+    down = threading.Event()
+    down.set()
+    real_publish = bus.publish
+
+    def publish(topic, events):
+        if down.is_set():
+            raise ConnectionError("bus down")
+        real_publish(topic, events)
+
+    bus.publish = publish
+    relay = OutboxRelay(engine, table, bus, idle_poll_s=0.05)
+    with engine.begin() as conn:
+        add_to_outbox(conn, table, "t", Event(type="X", key="k", data={"n": 7}))
+    relay.start()
+    assert wait_for(lambda: relay.last_error is not None)
+    assert relay.backlog() == 1
+    down.clear()
+    assert wait_for(lambda: relay.backlog() == 0)
+    relay.stop()
+    assert [d.event.data["n"] for d in bus.subscribe("t", "g").poll(10, timeout=1)] == [7]

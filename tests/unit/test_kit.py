@@ -1,0 +1,107 @@
+"""Rules of the shared kit: settings errors, the error body, events, secrets, the HTTP client's retries."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Literal
+
+import httpx
+import pytest
+
+from mce.kit.errors import Unavailable, error_body
+from mce.kit.events import Event
+from mce.kit.http import ServiceClient
+from mce.kit.logs import request_id_var
+from mce.kit.secrets import local_secret
+from mce.kit.settings import BaseServiceSettings, SettingsError, load_settings
+
+
+class _Choice(BaseServiceSettings):
+    bus: Literal["local"] = "local"
+
+
+def test_an_unknown_backend_choice_names_the_variable_and_the_allowed_values(monkeypatch) -> None:
+    monkeypatch.setenv("MCE_BUS", "rabbit")
+    with pytest.raises(SettingsError) as raised:
+        load_settings(_Choice)
+    assert "MCE_BUS" in str(raised.value) and "'local'" in str(raised.value) and "rabbit" in str(raised.value)
+
+
+def test_settings_come_from_mce_prefixed_variables(monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("MCE_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("MCE_MAX_BODY_BYTES", "10")
+    settings = load_settings(BaseServiceSettings)
+    assert settings.data_dir == tmp_path and settings.max_body_bytes == 10
+
+
+def test_the_error_body_has_code_and_message_and_details_only_when_given() -> None:
+    assert error_body("not_found", "nope") == {"error": {"code": "not_found", "message": "nope"}}
+    assert error_body("invalid", "bad", [1])["error"]["details"] == [1]
+
+
+def test_events_round_trip_through_bytes_with_a_fresh_id_each() -> None:
+    one, two = Event(type="X", key="1", data={"a": 1}), Event(type="X", key="1", data={"a": 1})
+    assert one.event_id != two.event_id
+    assert Event.from_bytes(one.to_bytes()) == one
+    assert one.version == 1 and one.occurred_at.tzinfo is not None
+
+
+def test_a_local_secret_is_generated_once_and_kept(tmp_path: Path) -> None:
+    first = local_secret(None, tmp_path, "admin-token")
+    assert len(first) >= 24
+    assert local_secret(None, tmp_path, "admin-token") == first
+    assert (tmp_path / "secrets" / "admin-token").stat().st_mode & 0o077 == 0
+    assert local_secret("given", tmp_path, "admin-token") == "given"
+
+
+def _client(handler, retries: int = 2) -> ServiceClient:
+    return ServiceClient("thing", "http://thing", retries=retries, backoff_s=0, transport=httpx.MockTransport(handler))
+
+
+def test_idempotent_calls_are_retried_through_a_blip() -> None:
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request.method)
+        if len(calls) < 3:
+            raise httpx.ConnectError("refused")
+        return httpx.Response(200, json={"ok": True})
+
+    assert asyncio.run(_client(handler).get("/x")).json() == {"ok": True}
+    assert calls == ["GET", "GET", "GET"]
+
+
+def test_posts_are_never_retried() -> None:
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request.method)
+        return httpx.Response(503)
+
+    assert asyncio.run(_client(handler).request("POST", "/x", json={})).status_code == 503
+    assert calls == ["POST"]
+
+
+def test_a_service_that_stays_down_is_unavailable() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused")
+
+    with pytest.raises(Unavailable) as raised:
+        asyncio.run(_client(handler).get("/x"))
+    assert "thing" in raised.value.message
+
+
+def test_the_request_id_travels_to_the_next_service() -> None:
+    seen = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("x-request-id"))
+        return httpx.Response(200)
+
+    async def call() -> None:
+        request_id_var.set("req-7")
+        await _client(handler).get("/x")
+
+    asyncio.run(call())
+    assert seen == ["req-7"]
