@@ -1,0 +1,1 @@
+"""The search service: full-text product search kept current from product events."""

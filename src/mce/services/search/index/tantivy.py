@@ -1,0 +1,281 @@
+"""Embedded SearchIndex on tantivy: BM25 over stemmed fields, prefix and fuzzy matching over plain name words."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import shutil
+import threading
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+import tantivy
+from tantivy import FieldType, Occur, Order, Query
+
+from mce.kit.errors import Unavailable
+from mce.services.search.domain import (
+    MAX_TOKEN_BYTES,
+    ProductChange,
+    ProductUpsert,
+    QueryTerm,
+    SearchPage,
+    SearchQuery,
+)
+from mce.services.search.index.port import SearchIndex
+
+log = logging.getLogger(__name__)
+
+# Each product id has exactly one record: the live product, or a tombstone that remembers the version it was deleted at.
+# One more record, with no id, marks that a full load of the catalogue finished; it commits like any other write.
+ID, KIND, VERSION = "id", "kind", "version"
+LIVE, TOMBSTONE, COMPLETE = "product", "tombstone", "complete"
+NAME, NAME_WORDS, DESCRIPTION = "name", "name_words", "description"
+CATEGORY, PRICE, DOCUMENT = "category", "price", "document"
+
+STEMMED_ANALYZER = "mce_en_stem"
+WRITER_HEAP_BYTES = 50_000_000
+FACET_SIZE = 100
+# Shoppers page, sort and pick a category under one query; those share the category counts.
+FACET_CACHE_SIZE = 512
+
+# Scores per query word. BM25 ranks within a kind of match; the constant bonuses put any exact (stemmed) match
+# above any prefix match, and a prefix match above a typo match: exact beats prefix plus fuzzy (3 > 1 + 0.5).
+NAME_BM25_BOOST = 2.0
+EXACT_BONUS = 3.0
+PREFIX_SCORE = 1.0
+FUZZY_SCORE = 0.5
+
+
+def _stemmed_analyzer() -> tantivy.TextAnalyzer:
+    """Words lower-cased and stemmed; the index and the query side share it so their terms always agree."""
+    return (
+        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+        .filter(tantivy.Filter.remove_long(MAX_TOKEN_BYTES))
+        .filter(tantivy.Filter.lowercase())
+        .filter(tantivy.Filter.stemmer("english"))
+        .build()
+    )
+
+
+def _schema() -> tantivy.Schema:
+    """Fields for matching, filtering, sorting and faceting, plus the product JSON as stored bytes."""
+    builder = tantivy.SchemaBuilder()
+    builder.add_integer_field(ID, stored=True, indexed=True, fast=True)
+    builder.add_text_field(KIND, tokenizer_name="raw", index_option="basic")
+    builder.add_integer_field(VERSION, stored=True)
+    builder.add_text_field(NAME, tokenizer_name=STEMMED_ANALYZER)
+    # Unstemmed, so that prefixes and typos are measured against the words as written.
+    builder.add_text_field(NAME_WORDS, tokenizer_name="default", index_option="basic")
+    builder.add_text_field(DESCRIPTION, tokenizer_name=STEMMED_ANALYZER)
+    builder.add_text_field(CATEGORY, tokenizer_name="raw", fast=True, index_option="basic")
+    builder.add_float_field(PRICE, indexed=True, fast=True)
+    builder.add_bytes_field(DOCUMENT, stored=True)
+    return builder.build()
+
+
+def _open_index(path: Path, schema: tantivy.Schema) -> tantivy.Index:
+    """Open the index at path, starting afresh when it was written with another schema."""
+    path.mkdir(parents=True, exist_ok=True)
+    try:
+        return tantivy.Index(schema, path=str(path), reuse=True)
+    except ValueError as exc:
+        if "schema does not match" not in str(exc):
+            raise
+    # The index is derived from the catalogue, so an old layout is dropped and rebuilt rather than migrated.
+    log.warning("search index at %s has an older schema; starting an empty one to rebuild", path)
+    shutil.rmtree(path)
+    path.mkdir(parents=True)
+    return tantivy.Index(schema, path=str(path), reuse=False)
+
+
+def _record(change: ProductChange) -> tantivy.Document:
+    """The one document that stands for a product id after the change."""
+    if not isinstance(change, ProductUpsert):
+        return tantivy.Document(**{ID: change.product_id, KIND: TOMBSTONE, VERSION: change.version})
+    product = change.product
+    fields: dict[str, Any] = {
+        ID: product.id,
+        KIND: LIVE,
+        VERSION: product.version,
+        NAME: product.name,
+        NAME_WORDS: product.name,
+        PRICE: product.price,
+        DOCUMENT: orjson.dumps(product.document()),
+    }
+    if product.description:
+        fields[DESCRIPTION] = product.description
+    if product.category:
+        fields[CATEGORY] = product.category
+    return tantivy.Document(**fields)
+
+
+class TantivySearchIndex(SearchIndex):
+    """A tantivy index in one directory; one writer behind a lock, readers reloaded after every commit."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._schema = _schema()
+        self._index = _open_index(self.path, self._schema)
+        self._analyzer = _stemmed_analyzer()
+        self._index.register_tokenizer(STEMMED_ANALYZER, self._analyzer)
+        self._writer: tantivy.IndexWriter | None = self._index.writer(heap_size=WRITER_HEAP_BYTES, num_threads=1)
+        self._write_lock = threading.Lock()
+        self._live = Query.term_query(self._schema, KIND, LIVE)
+        # Bumped after each reload; counts are cached per generation, so a commit makes older ones unreachable.
+        self._generation = 0
+        self._category_counts = functools.lru_cache(maxsize=FACET_CACHE_SIZE)(self._count_categories)
+
+    def apply(self, changes: Sequence[ProductChange]) -> int:
+        if not changes:
+            return 0
+        with self._write_lock:
+            writer = self._open_writer()
+            held = self._held_versions({change.product_id for change in changes})
+            applied = 0
+            try:
+                for change in changes:
+                    if change.version <= held.get(change.product_id, -1):
+                        continue
+                    # A delete only reaches documents added before it, so the new record survives in the same commit.
+                    writer.delete_documents_by_term(ID, change.product_id)
+                    writer.add_document(_record(change))
+                    held[change.product_id] = change.version
+                    applied += 1
+                if applied:
+                    self._commit(writer)
+            except BaseException:
+                writer.rollback()
+                raise
+            return applied
+
+    def version_of(self, product_id: int) -> int | None:
+        return self._held_versions([product_id]).get(product_id)
+
+    def search(self, query: SearchQuery) -> SearchPage:
+        counts = self._category_counts(self._generation, query.terms, query.min_price, query.max_price)
+        searcher = self._index.searcher()
+        matching = self._faceted_query(query.terms, query.min_price, query.max_price)
+        if query.category is not None:
+            matching = self._all_of(matching, Query.term_query(self._schema, CATEGORY, query.category))
+        result = searcher.search(matching, query.limit, count=True, offset=query.offset, **self._ordering(query))
+        items = [orjson.loads(searcher.doc(address).get_first(DOCUMENT)) for _, address in result.hits]
+        return SearchPage(items=items, total=result.count, category_counts=dict(counts))
+
+    def is_complete(self) -> bool:
+        return self._count_kind(COMPLETE) > 0
+
+    def mark_complete(self) -> None:
+        with self._write_lock:
+            writer = self._open_writer()
+            if not self.is_complete():
+                writer.add_document(tantivy.Document(**{KIND: COMPLETE}))
+                self._commit(writer)
+
+    def count(self) -> int:
+        return self._count_kind(LIVE)
+
+    def clear(self) -> None:
+        with self._write_lock:
+            writer = self._open_writer()
+            writer.delete_all_documents()
+            self._commit(writer)
+
+    def ping(self) -> None:
+        if self._writer is None:
+            raise Unavailable("the search index is closed")
+        self._index.searcher()
+
+    def close(self) -> None:
+        with self._write_lock:
+            if self._writer is not None:
+                # Lets background merges finish and releases the directory lock.
+                self._writer.wait_merging_threads()
+                self._writer = None
+
+    def _open_writer(self) -> tantivy.IndexWriter:
+        """The writer, or Unavailable once the index is closed."""
+        if self._writer is None:
+            raise Unavailable("the search index is closed")
+        return self._writer
+
+    def _commit(self, writer: tantivy.IndexWriter) -> None:
+        """Persist pending writes and make them visible to the next search."""
+        writer.commit()
+        self._index.reload()
+        # Only after the reload: counts cached under the new generation must come from the new searcher.
+        self._generation += 1
+
+    def _count_kind(self, kind: str) -> int:
+        """How many records of this kind the current reader sees."""
+        return self._index.searcher().search(Query.term_query(self._schema, KIND, kind), 1, count=True).count
+
+    def _held_versions(self, product_ids: Iterable[int]) -> dict[int, int]:
+        """The version recorded for each of these ids the index has seen, live or deleted."""
+        ids = list(product_ids)
+        searcher = self._index.searcher()
+        hits = searcher.search(Query.term_set_query(self._schema, ID, ids), len(ids)).hits
+        held: dict[int, int] = {}
+        for _, address in hits:
+            record = searcher.doc(address)
+            held[record.get_first(ID)] = record.get_first(VERSION)
+        return held
+
+    def _text_query(self, terms: Sequence[QueryTerm]) -> Query:
+        """Every word must match in some form; the forms score as the constants above describe."""
+        return Query.boolean_query([(Occur.Must, self._word_query(term)) for term in terms])
+
+    def _word_query(self, term: QueryTerm) -> Query:
+        """One word matched exactly (stemmed) in name or description, as a name-word prefix, or as a name-word typo."""
+        stem = self._analyzer.analyze(term.text)[0]
+        in_name = Query.term_query(self._schema, NAME, stem)
+        in_description = Query.term_query(self._schema, DESCRIPTION, stem)
+        exact = Query.boolean_query([(Occur.Should, in_name), (Occur.Should, in_description)])
+        # A prefix automaton with no edits allowed: "headph" reaches "headphones".
+        prefix = Query.fuzzy_term_query(self._schema, NAME_WORDS, term.text, distance=0, prefix=True)
+        forms = [
+            (Occur.Should, Query.boost_query(in_name, NAME_BM25_BOOST)),
+            (Occur.Should, in_description),
+            (Occur.Should, Query.const_score_query(exact, EXACT_BONUS)),
+            (Occur.Should, Query.const_score_query(prefix, PREFIX_SCORE)),
+        ]
+        if term.fuzzy_distance:
+            typo = Query.fuzzy_term_query(self._schema, NAME_WORDS, term.text, distance=term.fuzzy_distance)
+            forms.append((Occur.Should, Query.const_score_query(typo, FUZZY_SCORE)))
+        return Query.boolean_query(forms)
+
+    def _faceted_query(self, terms: Sequence[QueryTerm], min_price: float | None, max_price: float | None) -> Query:
+        """Live products matching the words and the price bounds: everything but the category filter."""
+        text = self._text_query(terms) if terms else None
+        price = None
+        if min_price is not None or max_price is not None:
+            price = Query.range_query(self._schema, PRICE, FieldType.Float, min_price, max_price)
+        return self._all_of(text, self._live, price)
+
+    def _count_categories(
+        self, _generation: int, terms: tuple[QueryTerm, ...], min_price: float | None, max_price: float | None
+    ) -> tuple[tuple[str, int], ...]:
+        """How many products in each category match the words and price bounds, as of the current reader."""
+        query = self._faceted_query(terms, min_price, max_price)
+        result = self._index.searcher().aggregate(query, {CATEGORY: {"terms": {"field": CATEGORY, "size": FACET_SIZE}}})
+        return tuple((bucket["key"], bucket["doc_count"]) for bucket in result[CATEGORY]["buckets"])
+
+    @staticmethod
+    def _all_of(scored: Query | None, *filters: Query | None) -> Query:
+        """The scored query restricted by filters that add nothing to the score."""
+        clauses = [(Occur.Must, Query.const_score_query(f, 0.0)) for f in filters if f is not None]
+        if scored is not None:
+            clauses.insert(0, (Occur.Must, scored))
+        return Query.boolean_query(clauses)
+
+    @staticmethod
+    def _ordering(query: SearchQuery) -> dict[str, Any]:
+        """Sort arguments: by score, by price, or newest first when there are no words to score."""
+        if query.sort == "price_asc":
+            return {"order_by_field": PRICE, "order": Order.Asc}
+        if query.sort == "price_desc":
+            return {"order_by_field": PRICE, "order": Order.Desc}
+        if not query.terms:
+            return {"order_by_field": ID, "order": Order.Desc}
+        return {}
