@@ -132,3 +132,42 @@ def test_the_relay_keeps_events_while_the_bus_is_down_and_sends_them_later(tmp_p
     assert wait_for(lambda: relay.backlog() == 0)
     relay.stop()
     assert [d.event.data["n"] for d in bus.subscribe("t", "g").poll(10, timeout=1)] == [7]
+
+
+def test_a_message_that_is_not_an_event_is_dead_lettered_without_blocking_the_topic(tmp_path: Path) -> None:
+    import sqlite3
+
+    bus = SqliteEventBus(tmp_path / "bus.db")
+    bus.publish("t", [Event(type="X", key="k", data={"n": 1})])
+    with sqlite3.connect(tmp_path / "bus.db") as raw:
+        raw.execute(
+            "INSERT INTO events (topic, key, event_id, payload, stored_at) VALUES ('t', 'k', 'bad', X'7b6e6f', 0)"
+        )
+    bus.publish("t", [Event(type="X", key="k", data={"n": 2})])
+    handled: list[int] = []
+    consumer = Consumer(bus, "t", "g", lambda batch: handled.extend(e.data["n"] for e in batch))
+    consumer.start()
+    assert wait_for(lambda: handled == [1, 2] and consumer.dead_lettered == 1)
+    consumer.stop()
+    (parked,) = bus.subscribe(dead_letter_topic("t"), "ops").poll(10, timeout=1)
+    assert parked.event.data["raw"] == "{no"
+
+
+def test_an_unavailable_backend_is_waited_out_and_nothing_is_dead_lettered(tmp_path: Path) -> None:
+    from mce.kit.errors import Unavailable
+
+    bus = SqliteEventBus(tmp_path / "bus.db")
+    outage = iter(range(8))
+    handled: list[int] = []
+
+    def handle(batch) -> None:
+        if next(outage, None) is not None:
+            raise Unavailable("index is down")
+        handled.extend(e.data["n"] for e in batch)
+
+    consumer = Consumer(bus, "t", "g", handle, max_attempts=2, backoff_s=0.01)
+    consumer.start()
+    bus.publish("t", [Event(type="X", key="k", data={"n": 5})])
+    assert wait_for(lambda: handled == [5], timeout=10)
+    consumer.stop()
+    assert consumer.dead_lettered == 0

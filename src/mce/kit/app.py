@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Response
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from starlette.middleware import Middleware
 
-from mce.kit.errors import install_error_handlers
+from mce.kit.errors import ErrorBody, install_error_handlers
 from mce.kit.metrics import HttpMetrics
 from mce.kit.middleware import RequestContextMiddleware
 from mce.kit.settings import BaseServiceSettings
@@ -58,7 +60,17 @@ def create_service_app(
 
     `middleware` runs inside the request context, so its responses are counted, logged and carry a request id.
     """
-    app = FastAPI(title=f"mce {service}", description=description, version="0.1.0", lifespan=lifespan)
+    @asynccontextmanager
+    async def fresh_checks(app: FastAPI) -> AsyncIterator[None]:
+        # Each start registers its own checks; a restarted app must not keep the last run's closed backends.
+        app.state.readiness_checks = []
+        if lifespan is None:
+            yield
+        else:
+            async with lifespan(app):
+                yield
+
+    app = FastAPI(title=f"mce {service}", description=description, version="0.1.0", lifespan=fresh_checks)
     app.state.service = service
     app.state.settings = settings
     app.state.readiness_checks = []
@@ -74,7 +86,12 @@ def create_service_app(
     async def healthz() -> dict[str, str]:
         return {"status": "ok", "service": service}
 
-    @app.get("/readyz", tags=["ops"], summary="The backends this service needs answer")
+    @app.get(
+        "/readyz",
+        tags=["ops"],
+        summary="The backends this service needs answer",
+        responses={503: {"description": "A required backend does not answer"}},
+    )
     async def readyz() -> JSONResponse:
         checks: list[ReadinessCheck] = app.state.readiness_checks
         results = await asyncio.gather(*(_run_check(item) for item in checks))
@@ -89,4 +106,24 @@ def create_service_app(
     async def prometheus_metrics() -> Response:
         return Response(metrics.render(), media_type=metrics.content_type)
 
+    app.openapi = _openapi_with_our_error_body(app)
     return app
+
+
+def _openapi_with_our_error_body(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    """FastAPI documents 422 as its own {"detail": [...]}; ours is {"error": {...}}, so say so."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        body = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(body.pop("$defs", {}))
+        # Every 422 in the document refers to HTTPValidationError; replacing it re-points them all.
+        components["HTTPValidationError"] = body
+        components.pop("ValidationError", None)
+        app.openapi_schema = schema
+        return schema
+
+    return openapi

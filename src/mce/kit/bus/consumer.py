@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from mce.kit.bus.port import Delivery, EventBus
+from mce.kit.errors import Unavailable
 from mce.kit.events import Event
 
 log = logging.getLogger(__name__)
@@ -20,8 +21,15 @@ def dead_letter_topic(topic: str) -> str:
     return f"{topic}.dlq"
 
 
+MAX_OUTAGE_BACKOFF_S = 5.0
+
+
 class Consumer:
-    """Feeds a topic to a handler in batches, in order, at least once; poison events go to the DLQ."""
+    """Feeds a topic to a handler in batches, in order, at least once; poison events go to the DLQ.
+
+    A handler raising Unavailable means its backend is down, not that the event is bad: the batch is retried
+    until the backend is back, and nothing is dead-lettered for it.
+    """
 
     def __init__(
         self,
@@ -87,7 +95,12 @@ class Consumer:
 
     def _handle_batch(self, deliveries: Sequence[Delivery]) -> None:
         """Handle the batch whole, or else one event at a time so only the poison one is dead-lettered."""
-        events = [d.event for d in deliveries]
+        for delivery in deliveries:
+            if delivery.event is None:
+                self._dead_letter_raw(delivery)
+        events = [d.event for d in deliveries if d.event is not None]
+        if not events:
+            return
         if self._attempt(events, attempts=self.max_attempts if len(events) == 1 else 2):
             self.handled += len(events)
             return
@@ -99,11 +112,22 @@ class Consumer:
 
     def _attempt(self, events: Sequence[Event], *, attempts: int) -> bool:
         """Try the handler up to attempts times with growing pauses; True when it succeeded."""
-        for attempt in range(1, attempts + 1):
+        attempt = 0
+        outage_pause = self.backoff_s
+        while attempt < attempts:
             try:
                 self.handle(events)
                 return True
+            except Unavailable as exc:
+                # An outage is not the event's fault: wait it out without using up attempts.
+                self.last_error = f"Unavailable: {exc.message}"
+                log.warning("backend unavailable while handling %s; retrying: %s", self.topic, exc.message)
+                if self._stop.wait(outage_pause):
+                    raise
+                outage_pause = min(outage_pause * 2, MAX_OUTAGE_BACKOFF_S)
+                continue
             except Exception as exc:
+                attempt += 1
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.warning(
                     "handling %d event(s) from %s failed (attempt %d/%d): %s",
@@ -112,6 +136,18 @@ class Consumer:
                 if attempt < attempts:
                     time.sleep(self.backoff_s * 2 ** (attempt - 1))
         return False
+
+    def _dead_letter_raw(self, delivery: Delivery) -> None:
+        """Park bytes that are not an event at all."""
+        self.last_error = "not a valid event envelope"
+        parked = Event(
+            type="DeadLettered",
+            key=f"offset-{delivery.offset}",
+            data={"raw": delivery.raw.decode("utf-8", errors="replace"), "group": self.group, "error": self.last_error},
+        )
+        self.bus.publish(dead_letter_topic(self.topic), [parked])
+        self.dead_lettered += 1
+        log.error("dead-lettered a malformed message at offset %d of %s", delivery.offset, self.topic)
 
     def _dead_letter(self, event: Event) -> None:
         """Park an event that keeps failing, with the reason, and say so in the log."""

@@ -11,11 +11,15 @@ from mce.kit.events import Event
 
 @dataclass(frozen=True)
 class Delivery:
-    """One event as read from a topic, with the offset a group commits to move past it."""
+    """One event as read from a topic, with the offset a group commits to move past it.
+
+    `event` is None when the stored bytes are not a valid event; `raw` always holds them, for the dead-letter topic.
+    """
 
     topic: str
     offset: int
-    event: Event
+    event: Event | None
+    raw: bytes = b""
 
 
 class Subscription(ABC):

@@ -42,6 +42,15 @@ def _connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
+def _delivery(topic: str, seq: int, payload: bytes) -> Delivery:
+    """A delivery, with event None when the payload does not parse, so one bad row cannot block a topic."""
+    try:
+        event = Event.from_bytes(payload)
+    except ValueError:
+        event = None
+    return Delivery(topic, seq, event, bytes(payload))
+
+
 class SqliteEventBus(EventBus):
     """Topics are rows ordered by a global sequence, so each topic is one ordered partition."""
 
@@ -103,7 +112,7 @@ class SqliteSubscription(Subscription):
             ).fetchall()
             if rows:
                 self._position = rows[-1][0]
-                return [Delivery(self.topic, seq, Event.from_bytes(payload)) for seq, payload in rows]
+                return [_delivery(self.topic, seq, payload) for seq, payload in rows]
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return []
