@@ -1,0 +1,152 @@
+"""Templates, the page renderer, and error pages: HTML for people on pages, the kit's JSON on the API."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match, Route
+from starlette.types import Scope
+
+from mce.kit.errors import DomainError
+from mce.services.frontend import sessions, views
+from mce.services.frontend.settings import FrontendSettings
+
+log = logging.getLogger(__name__)
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+STATIC_DIR = Path(__file__).parent / "static"
+
+# Paths that answer machines: they keep the kit's JSON errors.
+JSON_PATH_PREFIXES = ("/api/", "/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/redoc")
+
+SECURITY_HEADERS = {
+    # Product images may live on any host (the blob store, a CDN); everything else is ours.
+    "content-security-policy": (
+        "default-src 'self'; img-src * data:; script-src 'self'; style-src 'self'; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'self'"
+    ),
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "same-origin",
+}
+
+ERROR_COPY = {
+    403: ("This form has expired", "Go back, reload the page and try again."),
+    404: ("We couldn't find that", "The page or product you asked for isn't here. It may have been removed."),
+    405: ("We couldn't find that", "That page can't be used this way."),
+    502: ("Something went wrong", "One of our services gave an answer we didn't expect. Please try again."),
+    503: ("We'll be right back", "The shop can't reach its catalog right now. Please try again in a moment."),
+}
+DEFAULT_ERROR_COPY = ("Something went wrong", "We couldn't finish that request. Please try again.")
+
+
+def build_templates(settings: FrontendSettings) -> Jinja2Templates:
+    """The Jinja environment with the shop's filters and per-request context."""
+    public_url = (settings.public_url or "").rstrip("/")
+
+    def page_context(request: Request) -> dict[str, Any]:
+        # An error raised outside the session middleware still gets a page, just without session details.
+        if "session" not in request.scope:
+            return {"flashes": [], "is_admin": False, "csrf_token": lambda: "", "public_url": public_url}
+        return {
+            "flashes": sessions.pop_flashes(request),
+            "is_admin": sessions.is_admin(request),
+            "csrf_token": lambda: sessions.csrf_token(request),
+            "public_url": public_url,
+        }
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR), autoescape=True, trim_blocks=True, lstrip_blocks=True
+    )
+    templates = Jinja2Templates(env=env, context_processors=[page_context])
+    templates.env.filters["price"] = views.format_price
+    templates.env.filters["stock_status"] = views.stock_status
+    templates.env.globals["link"] = views.link
+    return templates
+
+
+def render(request: Request, template: str, context: dict[str, Any], status_code: int = 200) -> Response:
+    """A rendered page with the shop's security headers."""
+    templates: Jinja2Templates = request.app.state.templates
+    context.setdefault("nav_categories", [])
+    return templates.TemplateResponse(request, template, context, status_code=status_code, headers=SECURITY_HEADERS)
+
+
+def wants_html(request: Request) -> bool:
+    """Pages answer errors in HTML; the API and the ops endpoints in JSON."""
+    path = request.url.path
+    return path != "/api" and not path.startswith(JSON_PATH_PREFIXES)
+
+
+def error_page(request: Request, status: int, headers: dict[str, str] | None = None) -> Response:
+    """The friendly page for an HTTP error status."""
+    title, message = ERROR_COPY.get(status, DEFAULT_ERROR_COPY)
+    response = render(request, "error.html", {"status": status, "title": title, "message": message}, status)
+    if headers:
+        response.headers.update(headers)
+    return response
+
+
+Handler = Callable[[Request, Any], Awaitable[Response]]
+
+
+def _status_of(exc: Exception) -> int:
+    """The HTTP status an error answers with on a page."""
+    if isinstance(exc, DomainError):
+        return exc.status
+    if isinstance(exc, StarletteHTTPException):
+        return exc.status_code
+    # Page parameters are read leniently, so only a malformed path (/products/abc) fails validation.
+    if isinstance(exc, RequestValidationError):
+        return 404
+    return 500
+
+
+def install_error_pages(app: FastAPI, routes: Sequence[BaseRoute]) -> None:
+    """Wrap the kit's JSON error handlers so page routes answer with HTML error pages instead."""
+    for exc_class in (DomainError, StarletteHTTPException, RequestValidationError, Exception):
+        app.add_exception_handler(exc_class, _html_or(app.exception_handlers[exc_class]))
+    app.add_exception_handler(405, _listing_allowed_methods(routes, app.exception_handlers[StarletteHTTPException]))
+
+
+def allowed_methods(routes: Sequence[BaseRoute], scope: Scope) -> list[str]:
+    """Every method one of the routes serves at the scope's path."""
+    methods: set[str] = set()
+    for route in routes:
+        if isinstance(route, Route) and route.methods and route.matches(scope)[0] is not Match.NONE:
+            methods |= route.methods
+    return sorted(methods)
+
+
+def _listing_allowed_methods(routes: Sequence[BaseRoute], handler: Handler) -> Handler:
+    """A 405 handler whose Allow header names all the path's methods, not just the first route's."""
+
+    async def handle(request: Request, exc: StarletteHTTPException) -> Response:
+        # The router stops at the first route with a matching path, and that one serves a single method.
+        allow = {"allow": ", ".join(allowed_methods(routes, request.scope))}
+        return await handler(request, StarletteHTTPException(405, exc.detail, headers=allow))
+
+    return handle
+
+
+def _html_or(json_handler: Handler) -> Handler:
+    """A handler that renders an error page for pages and defers to json_handler for everything else."""
+
+    async def handle(request: Request, exc: Exception) -> Response:
+        if not wants_html(request):
+            return await json_handler(request, exc)
+        status = _status_of(exc)
+        if status == 500:
+            log.error("unhandled error on a page", exc_info=exc)
+        elif status > 500:
+            log.warning("page answered %d: %s", status, exc)
+        return error_page(request, status, getattr(exc, "headers", None))
+
+    return handle

@@ -1,0 +1,201 @@
+"""The storefront pages, rendered over fake product and search services."""
+
+import re
+
+import pytest
+from frontend_fakes import DownTransport, FakeCatalog, FakeSearch, frontend_client
+
+
+def cards(html: str) -> int:
+    return html.count('data-testid="product-card"')
+
+
+def names(html: str) -> list[str]:
+    return re.findall(r'data-testid="product-name">([^<]*)<', html)
+
+
+@pytest.fixture
+def catalog() -> FakeCatalog:
+    catalog = FakeCatalog()
+    for number in range(1, 31):
+        catalog.add(f"Lamp {number}", price=10.0 + number, stock=20, category="Home" if number % 3 else "Books")
+    return catalog
+
+
+@pytest.fixture
+def search(catalog: FakeCatalog) -> FakeSearch:
+    return FakeSearch(catalog)
+
+
+@pytest.fixture
+def client(tmp_path, catalog, search):
+    with frontend_client(tmp_path, catalog, search=search) as client:
+        yield client
+
+
+def test_home_shows_category_tiles_with_counts(client):
+    html = client.get("/").text
+    assert html.count('data-testid="category-tile"') == 2
+    assert 'href="/products?category=Books"' in html
+    assert "10 products" in html and "20 products" in html
+
+
+def test_home_shows_the_newest_products_first(client):
+    html = client.get("/").text
+    assert names(html) == [f"Lamp {number}" for number in range(30, 22, -1)]
+
+
+def test_the_header_has_the_search_box_and_category_nav(client):
+    html = client.get("/").text
+    assert 'data-testid="search-input"' in html
+    assert html.count('data-testid="nav-category"') == 2
+
+
+def test_a_first_visit_gets_an_anonymous_session(client):
+    response = client.get("/")
+    assert "mce_session" in response.cookies
+    assert "samesite=lax" in response.headers["set-cookie"].lower()
+
+
+def test_the_api_sets_no_session_cookie(client):
+    assert "set-cookie" not in client.get("/api/categories").headers
+
+
+def test_pages_carry_security_headers(client):
+    headers = client.get("/").headers
+    assert "frame-ancestors 'none'" in headers["content-security-policy"]
+    assert headers["x-content-type-options"] == "nosniff"
+
+
+def test_listing_shows_24_products_and_links_to_the_next_page(client, catalog):
+    html = client.get("/products").text
+    assert cards(html) == 24
+    assert 'data-testid="pagination"' in html
+    assert 'href="/products?page=2"' in html
+    assert "30 products" in html
+    (call,) = catalog.calls_to("GET", "/products")
+    assert call.params == {"limit": "24", "offset": "0", "sort": "newest"}
+
+
+def test_the_second_page_has_the_rest(client, catalog):
+    html = client.get("/products", params={"page": 2}).text
+    assert cards(html) == 6
+    assert catalog.calls_to("GET", "/products")[0].params["offset"] == "24"
+    assert 'rel="prev" href="/products"' in html
+
+
+def test_listing_filters_by_category_and_sorts(client, catalog):
+    html = client.get("/products", params={"category": "Books", "sort": "price_desc"}).text
+    assert names(html)[:2] == ["Lamp 30", "Lamp 27"]
+    assert "10 products" in html
+    assert '<option value="price_desc" selected>' in html
+    assert 'data-testid="pagination"' not in html
+
+
+def test_listing_reads_bad_parameters_leniently(client, catalog):
+    response = client.get("/products", params={"page": "abc", "sort": "cheapest"})
+    assert response.status_code == 200
+    assert catalog.calls_to("GET", "/products")[0].params == {"limit": "24", "offset": "0", "sort": "newest"}
+
+
+def test_product_page_shows_the_product(tmp_path):
+    catalog = FakeCatalog()
+    catalog.add("Desk Lamp", price=59.99, stock=3, category="Home & Kitchen", description="Warm light.")
+    with frontend_client(tmp_path, catalog) as client:
+        html = client.get("/products/1").text
+    assert '<h1 data-testid="product-name">Desk Lamp</h1>' in html
+    assert 'data-testid="product-price">$59.99<' in html
+    assert "Only 3 left" in html
+    assert "Warm light." in html
+    assert 'href="/products?category=Home+%26+Kitchen"' in html
+    assert 'data-testid="image-placeholder"' in html
+
+
+def test_product_page_shows_the_image_when_there_is_one(tmp_path):
+    catalog = FakeCatalog()
+    catalog.add("Mug", stock=0, image_url="https://img.example/mug.jpg")
+    with frontend_client(tmp_path, catalog) as client:
+        html = client.get("/products/1").text
+    assert 'src="https://img.example/mug.jpg"' in html
+    assert "Out of stock" in html
+
+
+def test_well_stocked_products_are_in_stock(client):
+    assert "In stock" in client.get("/products/1").text
+
+
+@pytest.mark.parametrize("path", ["/products/999", "/products/abc", "/no-such-page"])
+def test_unknown_pages_get_the_404_page(client, path):
+    response = client.get(path)
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("text/html")
+    assert 'data-testid="error-page"' in response.text
+    assert "We couldn&#39;t find that" in response.text
+
+
+def test_a_catalog_outage_gets_a_friendly_503_page(tmp_path, catalog, search):
+    with frontend_client(tmp_path, catalog, search=search, product_transport=DownTransport()) as client:
+        response = client.get("/")
+    assert response.status_code == 503
+    assert "We&#39;ll be right back" in response.text
+
+
+def test_search_shows_the_result_count_and_results(client):
+    html = client.get("/search", params={"q": "lamp 2"}).text
+    assert re.search(r'data-testid="result-count">\s*12 results', html)
+    assert cards(html) == 12
+    assert 'value="lamp 2"' in html
+
+
+def test_search_facets_link_to_their_category_keeping_other_filters(client):
+    html = client.get("/search", params={"q": "lamp", "min_price": "15", "sort": "price_asc"}).text
+    assert html.count('data-testid="facet-category"') == 2
+    assert 'href="/search?q=lamp&amp;category=Books&amp;min_price=15&amp;sort=price_asc"' in html
+    home_facet = r'data-category="Home"\s*>\s*<span>Home</span> <span class="count" data-testid="facet-count">17<'
+    assert re.search(home_facet, html)
+
+
+def test_search_forwards_the_filters_and_page(client, search):
+    params = {"q": "lamp", "category": "Home", "min_price": "12", "max_price": "", "sort": "price_desc", "page": "2"}
+    client.get("/search", params=params)
+    (call,) = search.calls
+    assert call.params == {
+        "q": "lamp", "category": "Home", "min_price": "12.0", "sort": "price_desc", "limit": "24", "offset": "24",
+    }
+
+
+def test_search_paginates_24_at_a_time(client):
+    html = client.get("/search", params={"q": "lamp"}).text
+    assert cards(html) == 24
+    assert 'href="/search?q=lamp&amp;page=2"' in html
+
+
+def test_search_without_matches_says_so(client):
+    html = client.get("/search", params={"q": "zeppelin"}).text
+    assert 'data-testid="no-results"' in html
+    assert "No products match &ldquo;zeppelin&rdquo;" in html
+
+
+def test_an_empty_search_asks_what_to_look_for_without_calling_search(client, search):
+    html = client.get("/search", params={"q": "  "}).text
+    assert 'data-testid="search-prompt"' in html
+    assert search.calls == []
+
+
+def test_search_down_shows_a_message_and_the_rest_of_the_shop_works(tmp_path, catalog):
+    down = DownTransport()
+    with frontend_client(tmp_path, catalog, search_transport=down) as client:
+        for path in ("/", "/products", "/products/1"):
+            assert client.get(path).status_code == 200
+        assert down.attempts == 0
+        response = client.get("/search", params={"q": "lamp"})
+    assert response.status_code == 503
+    assert 'data-testid="search-unavailable"' in response.text
+    assert "Search is unavailable right now" in response.text
+    assert 'data-testid="category-nav"' in response.text
+
+
+def test_the_stylesheet_is_served(client):
+    response = client.get("/static/shop.css")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/css")
