@@ -36,6 +36,6 @@ def postgres_url() -> str:
 @pytest.fixture(scope="session")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     """One `mce up` shared by the end-to-end, browser and API-fuzz tests."""
-    running = start_platform(tmp_path_factory.mktemp("platform"))
+    running = start_platform(tmp_path_factory.mktemp("platform"), seed=1200)
     yield running
     running.stop()

@@ -8,11 +8,13 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 
 from mce.kit.app import add_readiness_check, create_service_app
 from mce.kit.settings import load_settings
 from mce.services.frontend import admin, api, pages
+from mce.services.frontend.cache import CatalogCache, CatalogCacheMiddleware
 from mce.services.frontend.clients import open_backends
 from mce.services.frontend.rendering import STATIC_DIR, build_templates, install_error_pages
 from mce.services.frontend.settings import FrontendSettings, resolve_secrets
@@ -32,7 +34,12 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        backends = open_backends(settings, product_transport=product_transport, search_transport=search_transport)
+        backends = open_backends(
+            settings,
+            product_transport=product_transport,
+            search_transport=search_transport,
+            on_catalog_write=catalog_cache.clear,
+        )
         app.state.backends = backends
         add_readiness_check(app, "product", backends.product.ping)
         # Search being down degrades the shop but does not stop it selling.
@@ -42,18 +49,26 @@ def create_app(
         finally:
             await backends.aclose()
 
+    catalog_cache = CatalogCache(ttl=settings.catalog_cache_ttl)
     app = create_service_app(
-        "frontend", settings, lifespan=lifespan, description="The storefront and the JSON API in front of the catalog."
+        "frontend",
+        settings,
+        lifespan=lifespan,
+        description="The storefront and the JSON API in front of the catalog.",
+        middleware=[
+            Middleware(CatalogCacheMiddleware, cache=catalog_cache),
+            Middleware(
+                SessionMiddleware,
+                secret_key=secrets.session_secret,
+                session_cookie=SESSION_COOKIE,
+                same_site="lax",
+                https_only=settings.cookie_secure,
+            ),
+        ],
     )
     app.state.secrets = secrets
+    app.state.catalog_cache = catalog_cache
     app.state.templates = build_templates(settings)
-    app.add_middleware(
-        SessionMiddleware,
-        secret_key=secrets.session_secret,
-        session_cookie=SESSION_COOKIE,
-        same_site="lax",
-        https_only=settings.cookie_secure,
-    )
     install_error_pages(app, [*api.router.routes, *pages.router.routes, *admin.router.routes])
     app.add_exception_handler(admin.AdminLoginRequired, admin.redirect_to_login)
     app.include_router(api.router)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,9 +40,18 @@ class BadGateway(DomainError):
 class Backend(ServiceClient):
     """A ServiceClient whose outages name the backend, so the API and pages can tell which one is down."""
 
-    def __init__(self, name: str, base_url: str, *, unavailable: type[Unavailable], **options: Any) -> None:
+    def __init__(
+        self,
+        name: str,
+        base_url: str,
+        *,
+        unavailable: type[Unavailable],
+        on_write: Callable[[], None] = lambda: None,
+        **options: Any,
+    ) -> None:
         super().__init__(name, base_url, **options)
         self.unavailable = unavailable
+        self.on_write = on_write
 
     async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """Send a request; a backend that is down, or says it is, raises this backend's Unavailable."""
@@ -49,6 +59,10 @@ class Backend(ServiceClient):
             response = await super().request(method, path, **kwargs)
         except Unavailable as exc:
             raise self.unavailable(exc.message) from exc
+        finally:
+            if method.upper() not in ("GET", "HEAD", "OPTIONS"):
+                # Whatever the outcome, the backend may have changed: cached reads must not outlive the write.
+                self.on_write()
         if response.status_code in RETRYABLE_STATUSES:
             raise self.unavailable(f"{self.name} service is unavailable ({response.status_code})")
         return response
@@ -101,11 +115,12 @@ def open_backends(
     *,
     product_transport: httpx.AsyncBaseTransport | None = None,
     search_transport: httpx.AsyncBaseTransport | None = None,
+    on_catalog_write: Callable[[], None] = lambda: None,
 ) -> Backends:
     """Pooled clients for product and search; transports let tests put fakes behind them."""
     return Backends(
         product=Backend(
-            "product", settings.product_url, unavailable=ProductUnavailable,
+            "product", settings.product_url, unavailable=ProductUnavailable, on_write=on_catalog_write,
             timeout=settings.http_timeout, transport=product_transport,
         ),
         search=Backend(

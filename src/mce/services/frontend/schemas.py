@@ -12,14 +12,15 @@ SearchSort = Literal["relevance", "price_asc", "price_desc"]
 # The largest integer every JSON client reads exactly; ids and versions never come near it.
 MAX_ID = 2**53 - 1
 MAX_OFFSET = 1_000_000
-MAX_PRICE = 1_000_000_000
+MAX_PRICE = 99_999_999.99
 MAX_STOCK = 1_000_000_000
 # No backend can store a NUL character, so text carrying one is refused at the gateway.
 NO_NUL = r"^[^\x00]*$"
 
-Name = Annotated[str, Field(min_length=1, max_length=200, pattern=NO_NUL)]
-Description = Annotated[str, Field(max_length=10_000, pattern=NO_NUL)]
-CategoryName = Annotated[str, Field(min_length=1, max_length=100, pattern=NO_NUL)]
+# The same bounds as the product service, so the gateway refuses exactly what the catalog would.
+Name = Annotated[str, Field(min_length=1, max_length=255, pattern=NO_NUL)]
+Description = Annotated[str, Field(max_length=5000, pattern=NO_NUL)]
+CategoryName = Annotated[str, Field(min_length=1, max_length=64, pattern=NO_NUL)]
 ImageUrl = Annotated[str, Field(max_length=2048, pattern=NO_NUL)]
 
 
@@ -91,9 +92,9 @@ class ProductCreate(BaseModel):
     model_config = ConfigDict(strict=True)
 
     name: Name
-    description: Description
+    description: Description = ""
     price: Price
-    stock: Stock
+    stock: Stock = 0
     category: CategoryName
     image_url: ImageUrl | None = None
 

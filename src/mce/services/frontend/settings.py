@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pydantic import Field
+
 from mce.kit.secrets import local_secret
 from mce.kit.settings import BaseServiceSettings
 
@@ -20,6 +22,8 @@ class FrontendSettings(BaseServiceSettings):
     public_url: str | None = None
     # Only send the session cookie over HTTPS; on in production, off for plain-HTTP local runs.
     cookie_secure: bool = False
+    # Seconds the gateway keeps catalog reads in memory; its own writes clear it at once. 0 turns it off.
+    catalog_cache_ttl: float = Field(default=1.0, ge=0, le=60)
 
 
 @dataclass(frozen=True)
