@@ -48,9 +48,7 @@ class Result:
     def sustained(self) -> bool:
         """Whether the server kept up with this rate."""
         return (
-            self.success >= MIN_SUCCESS
-            and self.throughput >= MIN_PACE * self.rate
-            and self.p99_ms <= MAX_P99_S * 1000
+            self.success >= MIN_SUCCESS and self.throughput >= MIN_PACE * self.rate and self.p99_ms <= MAX_P99_S * 1000
         )
 
 
@@ -64,9 +62,17 @@ def attack(urls: list[str], rate: int, seconds: float, headers: dict[str, str] |
         target_file = handle.name
     try:
         attacked = subprocess.run(
-            [str(vegeta), "attack", f"-rate={rate}/s", f"-duration={seconds}s", f"-targets={target_file}",
-             "-timeout=5s", "-keepalive=true"],
-            check=True, capture_output=True,
+            [
+                str(vegeta),
+                "attack",
+                f"-rate={rate}/s",
+                f"-duration={seconds}s",
+                f"-targets={target_file}",
+                "-timeout=5s",
+                "-keepalive=true",
+            ],
+            check=True,
+            capture_output=True,
         )
         report = subprocess.run(
             [str(vegeta), "report", "-type=json"], input=attacked.stdout, check=True, capture_output=True
@@ -87,13 +93,15 @@ def attack(urls: list[str], rate: int, seconds: float, headers: dict[str, str] |
     )
 
 
-def max_sustainable_rate(urls: list[str], *, start: int = 250, seconds: float = 5.0, log=print) -> Result:
+def max_sustainable_rate(
+    urls: list[str], *, start: int = 250, seconds: float = 5.0, headers: dict[str, str] | None = None, log=print
+) -> Result:
     """Raise the rate by half each step until the server falls behind, then bisect between the last two."""
     best: Result | None = None
     rate = start
     failed_at: int | None = None
     while failed_at is None:
-        result = attack(urls, rate, seconds)
+        result = attack(urls, rate, seconds, headers)
         log(f"    {rate:>6}/s -> {result.throughput:8.0f}/s ok={result.success:.4f} p99={result.p99_ms:7.1f} ms")
         if result.sustained:
             best, rate = result, int(rate * 1.5)
@@ -107,7 +115,7 @@ def max_sustainable_rate(urls: list[str], *, start: int = 250, seconds: float = 
         if high - low <= max(25, low // 20):
             break
         middle = (low + high) // 2
-        result = attack(urls, middle, seconds)
+        result = attack(urls, middle, seconds, headers)
         log(f"    {middle:>6}/s -> {result.throughput:8.0f}/s ok={result.success:.4f} p99={result.p99_ms:7.1f} ms")
         if result.sustained:
             best, low = result, middle

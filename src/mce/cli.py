@@ -72,8 +72,12 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     up = commands.add_parser("up", help="run every service on embedded backends")
-    up.add_argument("--seed", type=int, default=int(os.environ.get("MCE_SEED_PRODUCTS", "1200")),
-                    help="products in the demo catalog on first start (MCE_SEED_PRODUCTS)")
+    up.add_argument(
+        "--seed",
+        type=int,
+        default=int(os.environ.get("MCE_SEED_PRODUCTS", "1200")),
+        help="products in the demo catalog on first start (MCE_SEED_PRODUCTS)",
+    )
     up.set_defaults(run=_up)
 
     serve = commands.add_parser("serve", help="run one service")

@@ -143,8 +143,10 @@ def _supervise(children: list[Child], env: dict[str, str], stopping: list[bool])
                 child.restarts.popleft()
             if len(child.restarts) >= MAX_RESTARTS:
                 child.given_up = True
-                say(f"{child.spec.name} crashed {MAX_RESTARTS} times in {RESTART_WINDOW_S:.0f}s; not restarting it "
-                    f"(log: {child.log_path})")
+                say(
+                    f"{child.spec.name} crashed {MAX_RESTARTS} times in {RESTART_WINDOW_S:.0f}s; not restarting it "
+                    f"(log: {child.log_path})"
+                )
                 continue
             child.restarts.append(now)
             say(f"restarting {child.spec.name}")

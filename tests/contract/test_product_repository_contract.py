@@ -51,7 +51,13 @@ def repo(engine: Engine) -> SqlProductRepository:
 
 
 def fields(name: str = "Wireless Headphones", **overrides: object) -> ProductFields:
-    values = {"name": name, "description": "Good sound", "price": Decimal("59.99"), "stock": 5, "category": "Electronics"}
+    values = {
+        "name": name,
+        "description": "Good sound",
+        "price": Decimal("59.99"),
+        "stock": 5,
+        "category": "Electronics",
+    }
     values.update(overrides)
     return ProductFields(**values)
 

@@ -36,7 +36,13 @@ def test_a_product_change_is_searchable_within_two_seconds(platform: Platform) -
     with httpx.Client(base_url=platform.url(), timeout=10) as client:
         created = client.post(
             "/api/products",
-            json={"name": "Zephyrine Teapot", "description": "Cast iron", "price": 31.5, "stock": 4, "category": "Home & Kitchen"},
+            json={
+                "name": "Zephyrine Teapot",
+                "description": "Cast iron",
+                "price": 31.5,
+                "stock": 4,
+                "category": "Home & Kitchen",
+            },
             headers=admin,
         )
         assert created.status_code == 201, created.text
@@ -79,7 +85,9 @@ def test_a_request_id_follows_a_request_through_the_services(platform: Platform)
         response = client.get("/api/products", params={"limit": 1}, headers={"X-Request-ID": "trace-me-42"})
     assert response.headers["x-request-id"] == "trace-me-42"
     product_log = (platform.data_dir / "logs" / "product.log").read_text()
-    assert eventually(lambda: "trace-me-42" in (platform.data_dir / "logs" / "product.log").read_text()), product_log[-500:]
+    assert eventually(lambda: "trace-me-42" in (platform.data_dir / "logs" / "product.log").read_text()), product_log[
+        -500:
+    ]
 
 
 def _listening(port: int) -> bool:
@@ -93,8 +101,12 @@ def test_up_restarts_a_crashed_service_and_ctrl_c_stops_everything(tmp_path) -> 
         search_port = running.ports["search"]
         subprocess.run(["pkill", "-9", "-f", f"mce serve search --port {search_port}"], check=True)
         assert eventually(lambda: any("search exited with code" in line for line in running.output), 10)
-        assert eventually(lambda: httpx.get(f"{running.url('search')}/readyz").status_code == 200
-                          if _listening(search_port) else False, 60)
+        assert eventually(
+            lambda: (
+                httpx.get(f"{running.url('search')}/readyz").status_code == 200 if _listening(search_port) else False
+            ),
+            60,
+        )
     finally:
         code = running.stop()
     assert code == 0

@@ -104,7 +104,11 @@ def test_creating_a_product_posts_it_with_the_admin_token(admin, catalog):
     (call,) = catalog.calls_to("POST", "/products")
     assert call.headers["authorization"] == f"Bearer {ADMIN_TOKEN}"
     assert call.body == {
-        "name": "Desk Lamp", "description": "Warm light.", "price": 59.99, "stock": 12, "category": "Home"
+        "name": "Desk Lamp",
+        "description": "Warm light.",
+        "price": 59.99,
+        "stock": 12,
+        "category": "Home",
     }
     assert "Product saved: Desk Lamp." in admin.get("/admin").text
 

@@ -161,8 +161,13 @@ def test_search_parameters_are_forwarded_and_the_answer_passed_through(client, s
     assert response.json()["facets"] == {"category": {"Electronics": 1}}
     (call,) = search.calls
     assert call.params == {
-        "q": "phone", "category": "Electronics", "min_price": "10.0", "max_price": "50.0",
-        "sort": "price_asc", "limit": "20", "offset": "0",
+        "q": "phone",
+        "category": "Electronics",
+        "min_price": "10.0",
+        "max_price": "50.0",
+        "sort": "price_asc",
+        "limit": "20",
+        "offset": "0",
     }
 
 

@@ -23,9 +23,7 @@ def catalog() -> FakeCatalog:
 
 
 def gateway(tmp_path, catalog: FakeCatalog, ttl: float = 60.0) -> TestClient:
-    settings = FrontendSettings(
-        data_dir=tmp_path, admin_token=ADMIN_TOKEN, session_secret="s", catalog_cache_ttl=ttl
-    )
+    settings = FrontendSettings(data_dir=tmp_path, admin_token=ADMIN_TOKEN, session_secret="s", catalog_cache_ttl=ttl)
     app = create_app(
         settings,
         product_transport=httpx.ASGITransport(app=catalog.app()),

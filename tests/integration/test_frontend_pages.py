@@ -160,7 +160,12 @@ def test_search_forwards_the_filters_and_page(client, search):
     client.get("/search", params=params)
     (call,) = search.calls
     assert call.params == {
-        "q": "lamp", "category": "Home", "min_price": "12.0", "sort": "price_desc", "limit": "24", "offset": "24",
+        "q": "lamp",
+        "category": "Home",
+        "min_price": "12.0",
+        "sort": "price_desc",
+        "limit": "24",
+        "offset": "24",
     }
 
 

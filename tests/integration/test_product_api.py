@@ -15,7 +15,13 @@ from mce.services.product.settings import ProductSettings
 
 TOKEN = "test-admin-token"
 ADMIN = {"Authorization": f"Bearer {TOKEN}"}
-NEW = {"name": "Wireless Headphones", "description": "Crisp sound", "price": 59.99, "stock": 7, "category": "Electronics"}
+NEW = {
+    "name": "Wireless Headphones",
+    "description": "Crisp sound",
+    "price": 59.99,
+    "stock": 7,
+    "category": "Electronics",
+}
 
 
 @pytest.fixture
@@ -123,9 +129,7 @@ def test_impossible_ids_are_rejected_cleanly(client, path) -> None:
     assert "error" in response.json()
 
 
-@pytest.mark.parametrize(
-    "query", ["limit=0", "limit=101", "offset=-1", "sort=cheapest", "limit=abc", "category="]
-)
+@pytest.mark.parametrize("query", ["limit=0", "limit=101", "offset=-1", "sort=cheapest", "limit=abc", "category="])
 def test_bad_listing_parameters_are_a_422(client, query) -> None:
     response = client.get(f"/products?{query}")
     assert response.status_code == 422

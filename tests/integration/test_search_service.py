@@ -187,6 +187,7 @@ def test_an_empty_index_is_rebuilt_from_the_product_service(tmp_path, bus):
 def test_readyz_is_503_while_the_product_service_is_down_and_200_once_the_rebuild_is_done(tmp_path, bus):
     catalogue = FakeProductService([product(1, "Yoga Mat"), product(2, "Running Shoes")], down=True)
     with start_search(tmp_path, bus, catalogue) as client:
+
         def not_ready_waiting_for_products() -> dict[str, Any]:
             response = client.get("/readyz")
             assert response.status_code == 503
@@ -268,5 +269,11 @@ def test_the_openapi_document_declares_the_search_response(idle_client):
         "$ref": "#/components/schemas/SearchResults"
     }
     assert {p["name"] for p in operation["parameters"]} == {
-        "q", "category", "min_price", "max_price", "sort", "limit", "offset",
+        "q",
+        "category",
+        "min_price",
+        "max_price",
+        "sort",
+        "limit",
+        "offset",
     }

@@ -16,7 +16,11 @@ def test_a_filled_form_becomes_a_product():
     form = read_product_form(FILLED, editing=False)
     assert form.valid
     assert form.payload == {
-        "name": "Desk Lamp", "description": "Warm light.", "price": 59.99, "stock": 12, "category": "Home"
+        "name": "Desk Lamp",
+        "description": "Warm light.",
+        "price": 59.99,
+        "stock": 12,
+        "category": "Home",
     }
 
 
@@ -73,5 +77,10 @@ def test_an_unreadable_error_body_still_gives_a_summary():
 def test_a_stored_product_fills_the_form():
     product = {"name": "Lamp", "description": None, "price": 5, "stock": 3, "category": "Home", "image_url": None}
     assert values_from_product(product) == {
-        "name": "Lamp", "description": "", "price": "5.00", "stock": "3", "category": "Home", "image_url": "",
+        "name": "Lamp",
+        "description": "",
+        "price": "5.00",
+        "stock": "3",
+        "category": "Home",
+        "image_url": "",
     }

@@ -136,7 +136,11 @@ def test_facet_links_keep_the_other_filters_and_reset_the_page():
 def test_search_query_sends_only_the_filters_given():
     query = SearchQuery.from_params(q=" desk lamp ", category="", min_price="x", max_price="50", sort="bogus", page="2")
     assert query.backend_params(24) == {
-        "q": "desk lamp", "sort": "relevance", "limit": 24, "offset": 24, "max_price": 50.0
+        "q": "desk lamp",
+        "sort": "relevance",
+        "limit": 24,
+        "offset": 24,
+        "max_price": 50.0,
     }
 
 

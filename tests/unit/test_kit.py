@@ -105,3 +105,28 @@ def test_the_request_id_travels_to_the_next_service() -> None:
 
     asyncio.run(call())
     assert seen == ["req-7"]
+
+
+def test_a_write_is_retried_when_the_connection_was_never_made() -> None:
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request.method)
+        if len(calls) == 1:
+            raise httpx.ConnectError("refused")
+        return httpx.Response(200)
+
+    assert asyncio.run(_client(handler).request("PUT", "/x", json={})).status_code == 200
+    assert calls == ["PUT", "PUT"]
+
+
+def test_a_write_whose_answer_was_lost_is_not_sent_again() -> None:
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request.method)
+        raise httpx.ReadTimeout("no answer")
+
+    with pytest.raises(Unavailable):
+        asyncio.run(_client(handler).request("PUT", "/x", json={}))
+    assert calls == ["PUT"]

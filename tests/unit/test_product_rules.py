@@ -64,7 +64,10 @@ def _product(version: int = 1) -> Product:
 def test_product_events_carry_the_full_state_keyed_by_id() -> None:
     created, updated = product_created(_product()), product_updated(_product(2))
     assert (created.type, created.key, created.data["price"], created.data["created_at"]) == (
-        "ProductCreated", "7", 12.5, "2026-01-02T03:04:05Z",
+        "ProductCreated",
+        "7",
+        12.5,
+        "2026-01-02T03:04:05Z",
     )
     assert updated.type == "ProductUpdated" and updated.data["version"] == 2
 
@@ -79,7 +82,9 @@ def test_the_demo_catalog_is_deterministic_and_plausible() -> None:
     categories = Counter(p.category for p in first)
     assert len(categories) >= 8 and min(categories.values()) >= 100
     assert all(Decimal("1") <= p.price <= Decimal("1300") for p in first)
-    assert all(ProductCreate(**{k: getattr(p, k) for k in ("name", "description", "price", "stock", "category")})
-               for p in first[:50])
+    assert all(
+        ProductCreate(**{k: getattr(p, k) for k in ("name", "description", "price", "stock", "category")})
+        for p in first[:50]
+    )
     assert any(p.stock == 0 for p in first) and any(1 <= p.stock <= 5 for p in first)
     assert any("Headphones" in p.name for p in first)

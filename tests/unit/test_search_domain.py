@@ -91,7 +91,11 @@ def test_an_invalid_query_names_every_problem_at_once():
 
 def test_words_are_lower_cased_and_split_on_anything_but_letters_and_digits():
     assert [t.text for t in analyse_terms("Noise-Cancelling HEADPHONES, 2nd_gen!")] == [
-        "noise", "cancelling", "headphones", "2nd", "gen",
+        "noise",
+        "cancelling",
+        "headphones",
+        "2nd",
+        "gen",
     ]
 
 

@@ -60,6 +60,7 @@ def create_service_app(
 
     `middleware` runs inside the request context, so its responses are counted, logged and carry a request id.
     """
+
     @asynccontextmanager
     async def fresh_checks(app: FastAPI) -> AsyncIterator[None]:
         # Each start registers its own checks; a restarted app must not keep the last run's closed backends.
@@ -95,8 +96,8 @@ def create_service_app(
     async def readyz() -> JSONResponse:
         checks: list[ReadinessCheck] = app.state.readiness_checks
         results = await asyncio.gather(*(_run_check(item) for item in checks))
-        report = {item.name: result for item, result in zip(checks, results)}
-        failed_required = any(result != "ok" and item.required for item, result in zip(checks, results))
+        report = {item.name: result for item, result in zip(checks, results, strict=True)}
+        failed_required = any(result != "ok" and item.required for item, result in zip(checks, results, strict=True))
         degraded = any(result != "ok" for result in results)
         status = "not_ready" if failed_required else ("degraded" if degraded else "ready")
         body = {"status": status, "service": service, "checks": report}

@@ -13,12 +13,19 @@ from mce.kit.logs import request_id_var
 
 log = logging.getLogger(__name__)
 
-IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 RETRYABLE_STATUSES = frozenset({502, 503, 504})
+# Failures where the request never reached the server, so a retry cannot apply a change twice.
+NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 class ServiceClient:
-    """Calls one service; a connection failure or timeout becomes Unavailable after retries."""
+    """Calls one service; a connection failure or timeout becomes Unavailable after retries.
+
+    Reads are retried on any network failure and on 502/503/504. Writes are retried only when the connection
+    was never made: a PUT whose answer was lost may have applied, and a retry would see its own version as a
+    conflict.
+    """
 
     def __init__(
         self,
@@ -50,23 +57,24 @@ class ServiceClient:
         content: bytes | None = None,
         headers: dict[str, str] | None = None,
     ) -> httpx.Response:
-        """Send a request; idempotent ones are retried on network errors and 502/503/504."""
+        """Send a request, retrying what is safe to retry."""
         method = method.upper()
+        safe = method in SAFE_METHODS
         sent_headers = dict(headers or {})
         request_id = request_id_var.get()
         if request_id:
             sent_headers["x-request-id"] = request_id
-        attempts = 1 + (self.retries if method in IDEMPOTENT_METHODS else 0)
+        attempts = 1 + self.retries
         for attempt in range(1, attempts + 1):
             try:
                 response = await self._client.request(
                     method, path, params=params, json=json, content=content, headers=sent_headers
                 )
             except httpx.TransportError as exc:
-                if attempt == attempts:
+                if attempt == attempts or not (safe or isinstance(exc, NOT_SENT)):
                     raise Unavailable(f"{self.name} service is unavailable ({type(exc).__name__})") from exc
             else:
-                if response.status_code not in RETRYABLE_STATUSES or attempt == attempts:
+                if not safe or response.status_code not in RETRYABLE_STATUSES or attempt == attempts:
                     return response
             log.info("retrying %s %s on %s (attempt %d/%d)", method, path, self.name, attempt + 1, attempts)
             await asyncio.sleep(self.backoff_s * 2 ** (attempt - 1))

@@ -18,9 +18,7 @@ class HttpMetrics:
         self.service = service
         self.registry = CollectorRegistry()
         labels = ("service", "route", "method", "status")
-        self.requests = Counter(
-            "http_requests_total", "HTTP requests served", labels, registry=self.registry
-        )
+        self.requests = Counter("http_requests_total", "HTTP requests served", labels, registry=self.registry)
         self.duration = Histogram(
             "http_request_duration_seconds",
             "Time to serve an HTTP request",

@@ -55,7 +55,9 @@ def add_to_outbox(conn: Connection, table: Table, topic: str, event: Event) -> N
 class OutboxRelay:
     """Publishes staged events in the order they were written, then marks them published."""
 
-    def __init__(self, engine: Engine, table: Table, bus: EventBus, *, batch: int = 500, idle_poll_s: float = 0.5) -> None:
+    def __init__(
+        self, engine: Engine, table: Table, bus: EventBus, *, batch: int = 500, idle_poll_s: float = 0.5
+    ) -> None:
         self.engine = engine
         self.table = table
         self.bus = bus
@@ -90,9 +92,7 @@ class OutboxRelay:
             for topic in order:
                 self.bus.publish(topic, by_topic[topic])
             # A crash between publish and this update republishes: consumers dedupe by event_id.
-            conn.execute(
-                update(t).where(t.c.id.in_([row.id for row in rows])).values(published_at=datetime.now(UTC))
-            )
+            conn.execute(update(t).where(t.c.id.in_([row.id for row in rows])).values(published_at=datetime.now(UTC)))
         self.published += len(rows)
         return len(rows)
 

@@ -131,7 +131,11 @@ class Consumer:
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.warning(
                     "handling %d event(s) from %s failed (attempt %d/%d): %s",
-                    len(events), self.topic, attempt, attempts, self.last_error,
+                    len(events),
+                    self.topic,
+                    attempt,
+                    attempts,
+                    self.last_error,
                 )
                 if attempt < attempts:
                     time.sleep(self.backoff_s * 2 ** (attempt - 1))
@@ -160,5 +164,9 @@ class Consumer:
         self.dead_lettered += 1
         log.error(
             "dead-lettered event %s (%s) from %s to %s: %s",
-            event.event_id, event.type, self.topic, dead_letter_topic(self.topic), self.last_error,
+            event.event_id,
+            event.type,
+            self.topic,
+            dead_letter_topic(self.topic),
+            self.last_error,
         )

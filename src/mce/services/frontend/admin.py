@@ -151,8 +151,14 @@ async def _refused(
         body = None
     errors, summary = catalog_errors(body)
     return await _form_page(
-        request, backends, values=form.values, product_id=product_id, version=form.version,
-        errors=errors, summary=summary, status_code=422,
+        request,
+        backends,
+        values=form.values,
+        product_id=product_id,
+        version=form.version,
+        errors=errors,
+        summary=summary,
+        status_code=422,
     )
 
 
@@ -168,9 +174,7 @@ async def create_product(request: Request, backends: BackendsDep) -> Response:
     form = read_product_form(await request.form(), editing=False)
     if not form.valid:
         return await _form_page(request, backends, values=form.values, errors=form.errors, status_code=422)
-    response = await backends.product.request(
-        "POST", "/products", json=form.payload, headers=_catalog_auth(request)
-    )
+    response = await backends.product.request("POST", "/products", json=form.payload, headers=_catalog_auth(request))
     if response.status_code == 201:
         sessions.flash(request, f"Product saved: {form.values['name']}.")
         return redirect("/admin")
@@ -192,8 +196,13 @@ async def update_product(request: Request, backends: BackendsDep, product_id: Pr
     form = read_product_form(await request.form(), editing=True)
     if not form.valid:
         return await _form_page(
-            request, backends, values=form.values, product_id=product_id, version=form.version,
-            errors=form.errors, status_code=422,
+            request,
+            backends,
+            values=form.values,
+            product_id=product_id,
+            version=form.version,
+            errors=form.errors,
+            status_code=422,
         )
     response = await backends.product.request(
         "PUT", f"/products/{product_id}", json=form.payload, headers=_catalog_auth(request)
@@ -206,8 +215,13 @@ async def update_product(request: Request, backends: BackendsDep, product_id: Pr
         return redirect("/admin")
     if response.status_code == 409:
         return await _form_page(
-            request, backends, values=form.values, product_id=product_id, version=form.version,
-            conflict=True, status_code=409,
+            request,
+            backends,
+            values=form.values,
+            product_id=product_id,
+            version=form.version,
+            conflict=True,
+            status_code=409,
         )
     return await _refused(request, backends, form, response, product_id)
 
@@ -222,9 +236,7 @@ async def delete_product_page(request: Request, backends: BackendsDep, product_i
 @router.post("/products/{product_id}/delete", dependencies=ADMIN_FORM)
 async def delete_product(request: Request, backends: BackendsDep, product_id: ProductId) -> Response:
     """Delete the product and go back to the table."""
-    response = await backends.product.request(
-        "DELETE", f"/products/{product_id}", headers=_catalog_auth(request)
-    )
+    response = await backends.product.request("DELETE", f"/products/{product_id}", headers=_catalog_auth(request))
     if response.status_code == 404:
         sessions.flash(request, "That product was already gone.", kind="info")
     elif response.status_code in (200, 204):

@@ -69,7 +69,7 @@ def create_app(
     app.state.secrets = secrets
     app.state.catalog_cache = catalog_cache
     app.state.templates = build_templates(settings)
-    install_error_pages(app, [*api.router.routes, *pages.router.routes, *admin.router.routes])
+    install_error_pages(app)
     app.add_exception_handler(admin.AdminLoginRequired, admin.redirect_to_login)
     app.include_router(api.router)
     app.include_router(pages.router)

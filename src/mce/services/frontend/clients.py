@@ -91,7 +91,10 @@ class Backend(ServiceClient):
     def failed(self, response: httpx.Response) -> BadGateway:
         """The error for an answer the frontend cannot use, logged with what the backend said."""
         log.error(
-            "%s answered %s %d", self.name, response.request.url.path, response.status_code,
+            "%s answered %s %d",
+            self.name,
+            response.request.url.path,
+            response.status_code,
             extra={"backend_body": response.text[:500]},
         )
         return BadGateway(f"{self.name} service failed ({response.status_code})")
@@ -120,11 +123,18 @@ def open_backends(
     """Pooled clients for product and search; transports let tests put fakes behind them."""
     return Backends(
         product=Backend(
-            "product", settings.product_url, unavailable=ProductUnavailable, on_write=on_catalog_write,
-            timeout=settings.http_timeout, transport=product_transport,
+            "product",
+            settings.product_url,
+            unavailable=ProductUnavailable,
+            on_write=on_catalog_write,
+            timeout=settings.http_timeout,
+            transport=product_transport,
         ),
         search=Backend(
-            "search", settings.search_url, unavailable=SearchUnavailable,
-            timeout=settings.http_timeout, transport=search_transport,
+            "search",
+            settings.search_url,
+            unavailable=SearchUnavailable,
+            timeout=settings.http_timeout,
+            transport=search_transport,
         ),
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +12,6 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import BaseRoute, Match, Route
-from starlette.types import Scope
 
 from mce.kit.errors import DomainError
 from mce.services.frontend import sessions, views
@@ -109,31 +107,10 @@ def _status_of(exc: Exception) -> int:
     return 500
 
 
-def install_error_pages(app: FastAPI, routes: Sequence[BaseRoute]) -> None:
+def install_error_pages(app: FastAPI) -> None:
     """Wrap the kit's JSON error handlers so page routes answer with HTML error pages instead."""
     for exc_class in (DomainError, StarletteHTTPException, RequestValidationError, Exception):
         app.add_exception_handler(exc_class, _html_or(app.exception_handlers[exc_class]))
-    app.add_exception_handler(405, _listing_allowed_methods(routes, app.exception_handlers[StarletteHTTPException]))
-
-
-def allowed_methods(routes: Sequence[BaseRoute], scope: Scope) -> list[str]:
-    """Every method one of the routes serves at the scope's path."""
-    methods: set[str] = set()
-    for route in routes:
-        if isinstance(route, Route) and route.methods and route.matches(scope)[0] is not Match.NONE:
-            methods |= route.methods
-    return sorted(methods)
-
-
-def _listing_allowed_methods(routes: Sequence[BaseRoute], handler: Handler) -> Handler:
-    """A 405 handler whose Allow header names all the path's methods, not just the first route's."""
-
-    async def handle(request: Request, exc: StarletteHTTPException) -> Response:
-        # The router stops at the first route with a matching path, and that one serves a single method.
-        allow = {"allow": ", ".join(allowed_methods(routes, request.scope))}
-        return await handler(request, StarletteHTTPException(405, exc.detail, headers=allow))
-
-    return handle
 
 
 def _html_or(json_handler: Handler) -> Handler:

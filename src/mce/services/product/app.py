@@ -104,21 +104,31 @@ def create_app(settings: ProductSettings | None = None) -> FastAPI:
         return CategoryList(items=[CategoryCount(name=n, count=c) for n, c in repository.categories()])
 
     @app.post(
-        "/products", status_code=201, response_model=ProductRead, dependencies=AdminOnly, tags=["admin"],
+        "/products",
+        status_code=201,
+        response_model=ProductRead,
+        dependencies=AdminOnly,
+        tags=["admin"],
         summary="Create a product",
     )
     def create_product(repository: Repository, body: ProductCreate) -> ProductRead:
         return _read(repository.create(ProductFields(**body.model_dump())))
 
     @app.put(
-        "/products/{product_id}", response_model=ProductRead, dependencies=AdminOnly, tags=["admin"],
+        "/products/{product_id}",
+        response_model=ProductRead,
+        dependencies=AdminOnly,
+        tags=["admin"],
         summary="Change a product's fields (those given); `version` guards against lost updates",
     )
     def update_product(repository: Repository, product_id: ProductId, body: ProductUpdate) -> ProductRead:
         return _read(repository.update(product_id, body.changes(), expected_version=body.version))
 
     @app.delete(
-        "/products/{product_id}", status_code=204, dependencies=AdminOnly, tags=["admin"],
+        "/products/{product_id}",
+        status_code=204,
+        dependencies=AdminOnly,
+        tags=["admin"],
         summary="Delete a product",
     )
     def delete_product(repository: Repository, product_id: ProductId) -> Response:

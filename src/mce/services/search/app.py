@@ -140,7 +140,9 @@ def _lifespan(
             add_readiness_check(app, "rebuild", rebuild.check)
             log.info(
                 "search is following %r as group %r with the %s index",
-                PRODUCTS_TOPIC, CONSUMER_GROUP, settings.search_index,
+                PRODUCTS_TOPIC,
+                CONSUMER_GROUP,
+                settings.search_index,
             )
             yield
 

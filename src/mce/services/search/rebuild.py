@@ -126,7 +126,9 @@ class CatalogueRebuild:
                 self.last_fetch_error = f"{type(exc).__name__}: {exc}"[:300]
                 log.warning(
                     "product service gave no catalogue page at offset %d (%s); retrying in %.1f s",
-                    offset, self.last_fetch_error, delay,
+                    offset,
+                    self.last_fetch_error,
+                    delay,
                 )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, MAX_BACKOFF_S)

@@ -118,11 +118,7 @@ class SqlProductRepository(ProductRepository):
         return [_to_product(row) for row in rows], count
 
     def categories(self) -> list[tuple[str, int]]:
-        query = (
-            select(products.c.category, func.count())
-            .group_by(products.c.category)
-            .order_by(products.c.category)
-        )
+        query = select(products.c.category, func.count()).group_by(products.c.category).order_by(products.c.category)
         with self._read() as conn:
             return [(name, count) for name, count in conn.execute(query).all()]
 
