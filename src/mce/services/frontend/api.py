@@ -12,6 +12,7 @@ from mce.services.frontend.deps import BackendsDep, ProductId
 from mce.services.frontend.schemas import (
     MAX_OFFSET,
     MAX_PRICE,
+    MAX_SEARCH_OFFSET,
     CategoryList,
     ErrorResponse,
     Product,
@@ -30,6 +31,8 @@ PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
 
 Limit = Annotated[int, Query(ge=1, le=100, description="How many items to return")]
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="How many items to skip")]
+# Search ranks a result window, not a table: it pages no deeper than this.
+SearchOffset = Annotated[int, Query(ge=0, le=MAX_SEARCH_OFFSET, description="How many results to skip")]
 CategoryFilter = Annotated[str | None, Query(max_length=100, pattern=PRINTABLE, description="Only this category")]
 PriceBound = Annotated[float | None, Query(ge=0, le=MAX_PRICE, allow_inf_nan=False)]
 
@@ -151,7 +154,7 @@ async def search(
     max_price: PriceBound = None,
     sort: Annotated[SearchSort | None, Query(description="Order; best match first by default")] = None,
     limit: Limit = 20,
-    offset: Offset = 0,
+    offset: SearchOffset = 0,
 ) -> Response:
     """Products matching the words, typo-tolerant, with counts per category."""
     params = _present(

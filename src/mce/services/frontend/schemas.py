@@ -12,6 +12,7 @@ SearchSort = Literal["relevance", "price_asc", "price_desc"]
 # The largest integer every JSON client reads exactly; ids and versions never come near it.
 MAX_ID = 2**53 - 1
 MAX_OFFSET = 1_000_000
+MAX_SEARCH_OFFSET = 10_000
 MAX_PRICE = 99_999_999.99
 MAX_STOCK = 1_000_000_000
 # No backend can store a NUL character, so text carrying one is refused at the gateway.

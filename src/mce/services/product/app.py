@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from mce.kit.app import add_readiness_check, create_service_app
 from mce.kit.auth import check_admin
 from mce.kit.bus.factory import build_bus
-from mce.kit.db import make_engine, migrate
+from mce.kit.db import ReadRunner, make_engine, migrate, read_runner
 from mce.kit.outbox import OutboxRelay
 from mce.kit.secrets import local_secret
 from mce.kit.settings import load_settings
@@ -44,6 +44,13 @@ async def _repository(request: Request) -> ProductRepository:
 Repository = Annotated[ProductRepository, Depends(_repository)]
 
 
+async def _read_runner(request: Request) -> ReadRunner:
+    return request.app.state.read
+
+
+Read = Annotated[ReadRunner, Depends(_read_runner)]
+
+
 async def _require_admin(request: Request) -> None:
     check_admin(request, request.app.state.admin_token)
 
@@ -69,6 +76,7 @@ def create_app(settings: ProductSettings | None = None) -> FastAPI:
         relay = OutboxRelay(engine, outbox, bus)
         repository = SqlProductRepository(engine, on_commit=relay.wake)
         app.state.repository = repository
+        app.state.read = read_runner(engine)
         app.state.relay = relay
         app.state.admin_token = local_secret(settings.admin_token, settings.data_dir, "admin-token")
         add_readiness_check(app, "database", lambda: run_in_threadpool(repository.ping))
@@ -85,23 +93,24 @@ def create_app(settings: ProductSettings | None = None) -> FastAPI:
     app = create_service_app("product", settings, lifespan=lifespan, description="The product catalog.")
 
     @app.get("/products", response_model=ProductPage, tags=["products"], summary="List products")
-    def list_products(
+    async def list_products(
         repository: Repository,
+        read: Read,
         limit: Annotated[int, Query(ge=1, le=100)] = 20,
         offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
         category: Annotated[str | None, Query(min_length=1, max_length=CATEGORY_MAX, pattern=PRINTABLE)] = None,
         sort: ProductSort = ProductSort.NEWEST,
     ) -> ProductPage:
-        items, total = repository.list(category=category, sort=sort, limit=limit, offset=offset)
+        items, total = await read(repository.list, category=category, sort=sort, limit=limit, offset=offset)
         return ProductPage(items=[_read(p) for p in items], total=total, limit=limit, offset=offset)
 
     @app.get("/products/{product_id}", response_model=ProductRead, tags=["products"], summary="One product")
-    def get_product(repository: Repository, product_id: ProductId) -> ProductRead:
-        return _read(repository.get(product_id))
+    async def get_product(repository: Repository, read: Read, product_id: ProductId) -> ProductRead:
+        return _read(await read(repository.get, product_id))
 
     @app.get("/categories", response_model=CategoryList, tags=["products"], summary="Categories with counts")
-    def list_categories(repository: Repository) -> CategoryList:
-        return CategoryList(items=[CategoryCount(name=n, count=c) for n, c in repository.categories()])
+    async def list_categories(repository: Repository, read: Read) -> CategoryList:
+        return CategoryList(items=[CategoryCount(name=n, count=c) for n, c in await read(repository.categories)])
 
     @app.post(
         "/products",
