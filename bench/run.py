@@ -106,6 +106,12 @@ def _answers(url: str) -> bool:
         return False
 
 
+def _indexed(base: str) -> int:
+    """How many products search finds for an empty query (0 while it cannot answer)."""
+    response = httpx.get(f"{base}/api/search", params={"limit": 1}, timeout=5)
+    return response.json()["total"] if response.status_code == 200 else 0
+
+
 def measure_products(base: str, ceiling: int) -> dict:
     """GET /api/products (a page of 20) through the frontend: ceiling ratio and fixed-rate latency.
 
@@ -204,11 +210,7 @@ def main() -> int:
         running = start_platform(Path(data_dir), seed=CATALOG_SIZE)
         try:
             base = running.url()
-            wait_until(
-                lambda: httpx.get(f"{base}/api/search", params={"limit": 1}).json()["total"] >= CATALOG_SIZE,
-                300,
-                "search to index the catalog",
-            )
+            wait_until(lambda: _indexed(base) >= CATALOG_SIZE, 300, "search to index the catalog")
             report["products"] = measure_products(base, report["ceiling"]["max_rate"])
             log("GET /api/search at 200/s")
             report["search"] = measure_search(base)

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,9 @@ TOOLS_BIN = Path(__file__).resolve().parent.parent / ".tools" / "go-bin"
 MIN_SUCCESS = 0.999
 MIN_PACE = 0.95
 MAX_P99_S = 0.100
+MAX_WORKERS = 512
+# After a step the server could not sustain, let its backlog drain before the next one.
+COOL_DOWN_S = 3.0
 
 
 def ensure_vegeta() -> Path:
@@ -107,6 +111,7 @@ def max_sustainable_rate(
             best, rate = result, int(rate * 1.5)
         else:
             failed_at = rate
+            time.sleep(COOL_DOWN_S)
         if rate > 100_000:
             break
     low = best.rate if best else 0
@@ -121,6 +126,7 @@ def max_sustainable_rate(
             best, low = result, middle
         else:
             high = middle
+            time.sleep(COOL_DOWN_S)
     if best is None:
         raise RuntimeError(f"not even {start}/s was sustained")
     return best

@@ -171,3 +171,20 @@ def test_an_unavailable_backend_is_waited_out_and_nothing_is_dead_lettered(tmp_p
     assert wait_for(lambda: handled == [5], timeout=10)
     consumer.stop()
     assert consumer.dead_lettered == 0
+
+
+def test_published_events_are_purged_after_a_while_and_unpublished_ones_kept(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'svc.db'}")
+    table = outbox_table(MetaData())
+    table.create(engine)
+    relay = OutboxRelay(engine, table, SqliteEventBus(tmp_path / "bus.db"))
+    with engine.begin() as conn:
+        add_to_outbox(conn, table, "t", Event(type="X", key="k"))
+    relay.relay_once()
+    with engine.begin() as conn:
+        add_to_outbox(conn, table, "t", Event(type="Y", key="k"))
+    assert relay.purge_published(older_than=timedelta(days=1)) == 0
+    assert relay.purge_published(older_than=timedelta(0)) == 1
+    assert relay.backlog() == 1

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import UTC, datetime
+import time
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import (
     BigInteger,
@@ -16,6 +17,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    delete,
     func,
     insert,
     select,
@@ -27,6 +29,8 @@ from mce.kit.bus.port import EventBus
 from mce.kit.events import Event
 
 log = logging.getLogger(__name__)
+
+PURGE_EVERY_S = 600.0
 
 
 def outbox_table(metadata: MetaData) -> Table:
@@ -96,6 +100,12 @@ class OutboxRelay:
         self.published += len(rows)
         return len(rows)
 
+    def purge_published(self, older_than: timedelta = timedelta(days=1)) -> int:
+        """Delete events published longer ago than older_than, so the outbox does not grow forever."""
+        cutoff = datetime.now(UTC) - older_than
+        with self.engine.begin() as conn:
+            return conn.execute(delete(self.table).where(self.table.c.published_at < cutoff)).rowcount
+
     def backlog(self) -> int:
         """How many events wait to be published."""
         with self.engine.connect() as conn:
@@ -120,13 +130,17 @@ class OutboxRelay:
             self._thread.join(timeout)
 
     def _run(self) -> None:
-        """Drain the outbox, then sleep until woken or the idle poll comes round."""
+        """Drain the outbox, then sleep until woken or the idle poll comes round; purge now and then."""
+        next_purge = time.monotonic()
         while not self._stop.is_set():
             # Clear before draining so a wake that arrives mid-drain starts another pass at once.
             self._wake.clear()
             try:
                 while self.relay_once() and not self._stop.is_set():
                     pass
+                if time.monotonic() >= next_purge:
+                    self.purge_published()
+                    next_purge = time.monotonic() + PURGE_EVERY_S
                 self.last_error = None
             except Exception as exc:
                 self.last_error = f"{type(exc).__name__}: {exc}"
