@@ -26,13 +26,12 @@ if [ "${1:-start}" = "stop" ]; then
 fi
 
 if ! "$bin/pg_isready" -q -h 127.0.0.1 -p "$port"; then
-  if [ ! -f "$dir/PG_VERSION" ]; then
-    rm -rf "$dir"
-    mkdir -p "$dir"
-    [ "$(id -u)" = 0 ] && chown postgres:postgres "$dir"
-    log "initdb in $dir"
-    as_owner "$bin/initdb" -D "$dir" -U postgres -A trust --no-sync >/dev/null
-  fi
+  # Not running: start from a new cluster, so a stale lock file or half-written data from a killed run cannot stop us.
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  if [ "$(id -u)" = 0 ]; then chown postgres:postgres "$dir"; fi
+  log "initdb in $dir"
+  as_owner "$bin/initdb" -D "$dir" -U postgres -A trust --no-sync >/dev/null
   log "starting on 127.0.0.1:$port"
   # fsync off: a test database trades durability for speed; never copy these flags to production.
   as_owner "$bin/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 start \
