@@ -1,5 +1,6 @@
 """The admin pages: token login, CSRF-checked forms, and the catalog calls they make on the admin's behalf."""
 
+import dataclasses
 import re
 
 import pytest
@@ -199,4 +200,10 @@ def test_logging_out_ends_the_admin_session(admin):
     csrf = csrf_in(admin.get("/admin").text)
     response = admin.post("/admin/logout", data={"csrf_token": csrf}, follow_redirects=False)
     assert response.headers["location"] == "/"
+    assert admin.get("/admin", follow_redirects=False).status_code == 303
+
+
+def test_rotating_the_admin_token_ends_existing_admin_sessions(admin):
+    assert admin.get("/admin", follow_redirects=False).status_code == 200
+    admin.app.state.secrets = dataclasses.replace(admin.app.state.secrets, admin_token="rotated")
     assert admin.get("/admin", follow_redirects=False).status_code == 303

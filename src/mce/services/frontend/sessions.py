@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 
@@ -37,14 +38,21 @@ def csrf_matches(request: Request, submitted: object) -> bool:
     return hmac.compare_digest(submitted.encode(), expected.encode())
 
 
+def _token_mark(request: Request) -> str:
+    """A one-way mark of the current admin token: rotating the token ends every admin session made with the old one."""
+    token = request.app.state.secrets.admin_token
+    return hashlib.sha256(b"mce-admin-session:" + token.encode()).hexdigest()[:32]
+
+
 def is_admin(request: Request) -> bool:
-    """Whether this session belongs to a logged-in admin."""
-    return request.session.get(ADMIN) is True
+    """Whether this session belongs to an admin who logged in with the current token."""
+    mark = request.session.get(ADMIN)
+    return isinstance(mark, str) and hmac.compare_digest(mark, _token_mark(request))
 
 
 def sign_in_admin(request: Request) -> None:
     """Mark the session as an admin's, with a fresh CSRF token for the new privilege."""
-    request.session[ADMIN] = True
+    request.session[ADMIN] = _token_mark(request)
     request.session[CSRF] = secrets.token_urlsafe(24)
 
 
