@@ -150,15 +150,15 @@ async def _refused(
     except ValueError:
         body = None
     errors, summary = catalog_errors(body)
+    return await _form_again(request, backends, form, product_id, errors=errors, summary=summary, status_code=422)
+
+
+async def _form_again(
+    request: Request, backends: Backends, form: ProductForm, product_id: int | None, **outcome: Any
+) -> Response:
+    """The form as the admin submitted it, with what happened to it."""
     return await _form_page(
-        request,
-        backends,
-        values=form.values,
-        product_id=product_id,
-        version=form.version,
-        errors=errors,
-        summary=summary,
-        status_code=422,
+        request, backends, values=form.values, product_id=product_id, version=form.version, **outcome
     )
 
 
@@ -195,15 +195,7 @@ async def update_product(request: Request, backends: BackendsDep, product_id: Pr
     """Save the changes unless someone else changed the product since the form was opened."""
     form = read_product_form(await request.form(), editing=True)
     if not form.valid:
-        return await _form_page(
-            request,
-            backends,
-            values=form.values,
-            product_id=product_id,
-            version=form.version,
-            errors=form.errors,
-            status_code=422,
-        )
+        return await _form_again(request, backends, form, product_id, errors=form.errors, status_code=422)
     response = await backends.product.request(
         "PUT", f"/products/{product_id}", json=form.payload, headers=_catalog_auth(request)
     )
@@ -214,15 +206,7 @@ async def update_product(request: Request, backends: BackendsDep, product_id: Pr
         sessions.flash(request, "That product was deleted before your changes were saved.", kind="error")
         return redirect("/admin")
     if response.status_code == 409:
-        return await _form_page(
-            request,
-            backends,
-            values=form.values,
-            product_id=product_id,
-            version=form.version,
-            conflict=True,
-            status_code=409,
-        )
+        return await _form_again(request, backends, form, product_id, conflict=True, status_code=409)
     return await _refused(request, backends, form, response, product_id)
 
 
