@@ -81,13 +81,13 @@ def test_every_service_is_ready_and_serves_metrics(platform: Platform) -> None:
 
 
 def test_a_request_id_follows_a_request_through_the_services(platform: Platform) -> None:
+    # no-cache: the gateway must call the product service, not answer from its catalog cache.
+    headers = {"X-Request-ID": "trace-me-42", "Cache-Control": "no-cache"}
     with httpx.Client(base_url=platform.url(), timeout=10) as client:
-        response = client.get("/api/products", params={"limit": 1}, headers={"X-Request-ID": "trace-me-42"})
+        response = client.get("/api/products", params={"limit": 1}, headers=headers)
     assert response.headers["x-request-id"] == "trace-me-42"
-    product_log = (platform.data_dir / "logs" / "product.log").read_text()
-    assert eventually(lambda: "trace-me-42" in (platform.data_dir / "logs" / "product.log").read_text()), product_log[
-        -500:
-    ]
+    product_log = platform.data_dir / "logs" / "product.log"
+    assert eventually(lambda: "trace-me-42" in product_log.read_text()), product_log.read_text()[-500:]
 
 
 def _listening(port: int) -> bool:
