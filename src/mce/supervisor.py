@@ -168,6 +168,8 @@ def run_platform(*, data_dir: Path, seed_count: int) -> int:
     env.update(service_urls())
     admin_token = local_secret(os.environ.get("MCE_ADMIN_TOKEN"), data_dir, "admin-token")
     env["MCE_ADMIN_TOKEN"] = admin_token
+    # The catalog is migrated here before seeding; the product process need not do it again.
+    env["MCE_MIGRATE_ON_START"] = "false"
 
     stopping: list[bool] = []
 

@@ -37,6 +37,8 @@ def make_engine(url: str) -> Engine:
     url = normalise_url(url)
     if url.startswith("sqlite"):
         _ensure_sqlite_directory(url)
+        # As many connections as anyio has worker threads, so no thread waits for one; overflow connections
+        # would each pay the PRAGMA set-up below on every checkout.
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=40, max_overflow=0
         )
