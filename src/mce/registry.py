@@ -1,39 +1,91 @@
-"""The deployable services: their names, app factories and default local ports."""
+"""The deployables: their names, app factories, settings, databases and default local ports."""
 
 from __future__ import annotations
 
+import importlib
 import os
 from dataclasses import dataclass
+from typing import Any
+
+from mce.kit.settings import SettingsError
+
+
+def _load(reference: str) -> Any:
+    """The object a 'module:attribute' reference names."""
+    module, _, attribute = reference.partition(":")
+    return getattr(importlib.import_module(module), attribute)
 
 
 @dataclass(frozen=True)
 class ServiceSpec:
-    """How to run one service."""
+    """How to run one service.
+
+    `migrations` names its Migrations (a database of its own) or is None; `public` marks the service shoppers
+    reach, whose /metrics goes on a port of its own instead of theirs.
+    """
 
     name: str
     factory: str
+    settings: str
     default_port: int
+    migrations: str | None = None
+    public: bool = False
 
     @property
     def port_variable(self) -> str:
         """The environment variable that overrides its local port."""
         return f"MCE_{self.name.upper().replace('-', '_')}_PORT"
 
+    @property
+    def metrics_port_variable(self) -> str:
+        """The environment variable that sets a public service's local metrics port."""
+        return f"MCE_{self.name.upper().replace('-', '_')}_METRICS_PORT"
+
     def local_port(self) -> int:
         """The port `mce up` gives it: MCE_<NAME>_PORT, else the default."""
-        raw = os.environ.get(self.port_variable, "")
-        if not raw:
-            return self.default_port
-        if not raw.isdigit() or not 0 < int(raw) < 65536:
-            raise SystemExit(f"{self.port_variable}: not a port number: {raw!r}")
-        return int(raw)
+        return _port(self.port_variable, self.default_port)
+
+    def local_metrics_port(self) -> int | None:
+        """The port `mce up` serves a public service's /metrics on: MCE_<NAME>_METRICS_PORT, else 90xx."""
+        return _port(self.metrics_port_variable, 9000 + self.default_port % 100) if self.public else None
+
+    def settings_class(self) -> type:
+        """Its settings class."""
+        return _load(self.settings)
+
+    def load_migrations(self) -> Any:
+        """Its Migrations, or None when it has no database."""
+        return _load(self.migrations) if self.migrations else None
+
+
+def _port(variable: str, default: int) -> int:
+    """A port number from the environment, or SettingsError naming the variable."""
+    raw = os.environ.get(variable, "")
+    if not raw:
+        return default
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise SettingsError(f"{variable}: must be a port number from 1 to 65535 (got {raw!r})")
+    return int(raw)
 
 
 # Start order: a service comes after those it calls, so it finds them ready.
 SERVICES = (
-    ServiceSpec("product", "mce.services.product.app:create_app", 8001),
-    ServiceSpec("search", "mce.services.search.app:create_app", 8002),
-    ServiceSpec("frontend", "mce.services.frontend.app:create_app", 8000),
+    ServiceSpec(
+        "product",
+        "mce.services.product.app:create_app",
+        "mce.services.product.settings:ProductSettings",
+        8001,
+        migrations="mce.services.product.store.tables:MIGRATIONS",
+    ),
+    ServiceSpec("search", "mce.services.search.app:create_app", "mce.services.search.settings:SearchSettings", 8002),
+    ServiceSpec(
+        "frontend",
+        "mce.services.frontend.app:create_app",
+        "mce.services.frontend.settings:FrontendSettings",
+        8000,
+        migrations="mce.services.frontend.store.tables:MIGRATIONS",
+        public=True,
+    ),
 )
 BY_NAME = {spec.name: spec for spec in SERVICES}
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mce.kit.bus.port import EventBus
+from mce.kit.bus.port import EventBus, last_per_partition
 from mce.kit.bus.sqlite import SqliteEventBus
 from mce.kit.events import Event
 
@@ -160,3 +160,50 @@ def test_commit_never_moves_a_group_backwards(open_bus) -> None:
 
 def test_ping_answers_on_a_working_bus(open_bus) -> None:
     open_bus().ping()
+
+
+def test_a_delivery_says_where_it_sits_and_carries_its_key(open_bus) -> None:
+    bus = open_bus()
+    bus.publish("t", [Event(type="Thing", key="product-7", data={})])
+    (delivery,) = drain(bus.subscribe("t", "g"), 1)
+    assert (delivery.topic, delivery.key) == ("t", "product-7")
+    assert isinstance(delivery.partition, int) and delivery.partition >= 0
+    assert isinstance(delivery.offset, int)
+
+
+def test_committing_the_last_of_each_partition_covers_the_whole_batch(open_bus) -> None:
+    bus = open_bus()
+    sent = [Event(type="Thing", key=f"k{i % 7}", data={"n": i}) for i in range(70)]
+    bus.publish("t", sent)
+    sub = bus.subscribe("t", "g")
+    got = drain(sub, 70)
+    assert sorted(d.event.data["n"] for d in got) == list(range(70))
+    for delivery in last_per_partition(got):
+        sub.commit(delivery)
+    sub.close()
+    assert bus.subscribe("t", "g").poll(100, timeout=0.2) == []
+
+
+def test_a_commit_covers_only_its_own_partition_and_what_came_before(open_bus) -> None:
+    bus = open_bus()
+    bus.publish("t", [Event(type="Thing", key=f"k{i % 5}", data={"n": i}) for i in range(50)])
+    sub = bus.subscribe("t", "g")
+    got = drain(sub, 50)
+    first = got[0]
+    sub.commit(first)
+    sub.close()
+    again = drain(bus.subscribe("t", "g"), 49)
+    # Everything but the committed delivery comes again: later ones in its partition, and all of the others.
+    assert sorted(d.event.data["n"] for d in again) == sorted(d.event.data["n"] for d in got[1:])
+
+
+def test_two_members_of_a_group_together_see_every_event(open_bus) -> None:
+    bus = open_bus()
+    one, two = bus.subscribe("t", "g"), bus.subscribe("t", "g")
+    bus.publish("t", [Event(type="Thing", key=f"k{i}", data={"n": i}) for i in range(40)])
+    seen: set[int] = set()
+    deadline = time.monotonic() + 5
+    while len(seen) < 40 and time.monotonic() < deadline:
+        for sub in (one, two):
+            seen.update(d.event.data["n"] for d in sub.poll(100, timeout=0.1))
+    assert seen == set(range(40))

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from sqlalchemy import MetaData, select
 
 from mce.kit.bus.consumer import Consumer, dead_letter_topic
@@ -188,3 +189,50 @@ def test_published_events_are_purged_after_a_while_and_unpublished_ones_kept(tmp
     assert relay.purge_published(older_than=timedelta(days=1)) == 0
     assert relay.purge_published(older_than=timedelta(0)) == 1
     assert relay.backlog() == 1
+
+
+class ProcessDied(BaseException):
+    """Stands for the process dying in the middle of a batch: nothing after it runs."""
+
+
+def test_an_event_whose_handler_did_not_finish_is_delivered_again_after_a_restart(tmp_path: Path) -> None:
+    bus = SqliteEventBus(tmp_path / "bus.db")
+    bus.publish("t", [Event(type="X", key="k", data={"n": i}) for i in range(3)])
+
+    def dies(batch) -> None:
+        raise ProcessDied
+
+    with pytest.raises(ProcessDied):
+        Consumer(bus, "t", "g", dies).run()
+    handled: list[int] = []
+    restarted = Consumer(bus, "t", "g", lambda batch: handled.extend(e.data["n"] for e in batch))
+    restarted.start()
+    assert wait_for(lambda: handled == [0, 1, 2]), handled
+    restarted.stop()
+
+
+def test_the_embedded_log_drops_events_older_than_its_retention(tmp_path: Path) -> None:
+    import sqlite3
+
+    bus = SqliteEventBus(tmp_path / "bus.db", retention_s=3600)
+    bus.publish("t", [Event(type="X", key="k", data={"n": i}) for i in range(5)])
+    with sqlite3.connect(tmp_path / "bus.db") as raw:
+        raw.execute("UPDATE events SET stored_at = stored_at - 7200")
+    bus.publish("t", [Event(type="X", key="k", data={"n": i}) for i in range(5, 8)])
+    assert bus.enforce_retention() == 5
+    # A group that never committed starts at the oldest event kept.
+    assert [d.event.data["n"] for d in bus.subscribe("t", "new").poll(100, timeout=0.2)] == [5, 6, 7]
+
+
+def test_the_embedded_log_keeps_within_its_size_dropping_the_oldest(tmp_path: Path) -> None:
+    limit = 512 * 1024
+    bus = SqliteEventBus(tmp_path / "bus.db", retention_bytes=limit)
+    for batch in range(20):
+        bus.publish("t", [Event(type="X", key="k", data={"n": batch * 100 + i, "pad": "x" * 400}) for i in range(100)])
+    assert bus.enforce_retention() > 0
+    assert bus._used_bytes() <= limit
+    kept = []
+    sub = bus.subscribe("t", "g")
+    while got := sub.poll(1000, timeout=0.1):
+        kept += [d.event.data["n"] for d in got]
+    assert kept == list(range(kept[0], 2000)) and kept[0] > 0

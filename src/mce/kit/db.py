@@ -1,20 +1,32 @@
-"""SQLAlchemy engines for SQLite (embedded) and PostgreSQL (production), and Alembic migrations."""
+"""SQLAlchemy engines for SQLite (embedded) and PostgreSQL (production), write transactions, and Alembic migrations."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import threading
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from starlette.concurrency import run_in_threadpool
+
+from mce.kit.errors import Conflict, Unavailable
 
 P = ParamSpec("P")
 T = TypeVar("T")
 ReadRunner = Callable[..., Awaitable[Any]]
+
+# Execution option that makes a SQLite transaction take the write lock when it begins, not at its first write.
+_WRITE = "mce_write"
+_WRITE_LOCKS: dict[int, threading.Lock] = {}
 
 
 def normalise_url(url: str) -> str:
@@ -33,7 +45,7 @@ def _ensure_sqlite_directory(url: str) -> None:
 
 
 def make_engine(url: str) -> Engine:
-    """An engine with sane pooling; SQLite gets WAL and a busy timeout so processes can share it."""
+    """An engine with sane pooling; SQLite gets WAL, a busy timeout and explicit transactions so processes share it."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
         _ensure_sqlite_directory(url)
@@ -45,6 +57,8 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001 - DB-API objects are untyped
+            # We begin transactions ourselves (below), so the driver must not.
+            dbapi_conn.isolation_level = None
             cursor = dbapi_conn.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
@@ -52,18 +66,78 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
 
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Connection) -> None:
+            # A read that later writes cannot upgrade once another writer committed (SQLITE_BUSY_SNAPSHOT, which
+            # no busy timeout waits out); so a write transaction takes the write lock as it begins.
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "BEGIN")
+
+        _WRITE_LOCKS[id(engine)] = threading.Lock()
         return engine
     return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True, pool_recycle=1800)
+
+
+@contextmanager
+def translated_errors(what: str) -> Iterator[None]:
+    """Constraint violations become Conflict and lost connections Unavailable, naming what failed."""
+    try:
+        yield
+    except IntegrityError as exc:
+        raise Conflict(f"the change breaks a rule of the {what}") from exc
+    except OperationalError as exc:
+        raise Unavailable(f"{what} is unavailable: {type(exc.orig).__name__}", service=what) from exc
+    except DBAPIError as exc:
+        if exc.connection_invalidated:
+            raise Unavailable(f"{what} is unavailable: connection lost", service=what) from exc
+        raise
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction that commits when the block ends cleanly and rolls back when it raises.
+
+    On SQLite one process's writers take turns on a lock of their own first: they would otherwise wait for each
+    other inside SQLite's busy handler, which sleeps in steps of up to 100 ms.
+    """
+    lock = _WRITE_LOCKS.get(id(engine))
+    if lock is not None:
+        lock.acquire()
+    try:
+        with engine.connect() as conn:
+            conn = conn.execution_options(**{_WRITE: True})
+            with conn.begin():
+                yield conn
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _alembic_config(url: str, script_location: Path) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(script_location))
+    config.set_main_option("sqlalchemy.url", normalise_url(url).replace("%", "%%"))
+    return config
+
+
+def is_current(url: str, script_location: Path, version_table: str) -> bool:
+    """Whether the database is already at the newest revision, asked without running any migration code."""
+    heads = set(ScriptDirectory(str(script_location)).get_heads())
+    engine = create_engine(normalise_url(url))
+    try:
+        with engine.connect() as conn:
+            current = set(MigrationContext.configure(conn, opts={"version_table": version_table}).get_current_heads())
+    except OperationalError:
+        return False
+    finally:
+        engine.dispose()
+    return current == heads
 
 
 def migrate(url: str, script_location: Path, revision: str = "head") -> None:
     """Bring the database at url to the given Alembic revision."""
     if url.startswith("sqlite"):
         _ensure_sqlite_directory(url)
-    config = Config()
-    config.set_main_option("script_location", str(script_location))
-    config.set_main_option("sqlalchemy.url", normalise_url(url).replace("%", "%%"))
-    command.upgrade(config, revision)
+    command.upgrade(_alembic_config(url, script_location), revision)
 
 
 def read_runner(engine: Engine) -> ReadRunner:
@@ -81,3 +155,19 @@ def read_runner(engine: Engine) -> ReadRunner:
 
         return on_the_loop
     return run_in_threadpool
+
+
+@dataclass(frozen=True)
+class Migrations:
+    """Where a service's Alembic scripts live and the table that records its revision."""
+
+    script_location: Path
+    version_table: str
+
+    def is_current(self, url: str) -> bool:
+        """Whether the database at url is already at the newest revision."""
+        return is_current(url, self.script_location, self.version_table)
+
+    def apply(self, url: str) -> None:
+        """Bring the database at url to the newest revision."""
+        migrate(url, self.script_location)

@@ -1,20 +1,34 @@
-"""Domain errors and the one mapping from errors to HTTP responses with a JSON body."""
+"""Domain errors and the one mapping from errors to HTTP responses with a JSON body.
+
+Every error answer has one shape: `{"error": {"code", "message", "details": [{"field", "message"}, ...]}}`, where
+`details` is always a list (empty when no field is to blame).
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Scope
 
 log = logging.getLogger(__name__)
+
+# What 401 answers carry, so clients know which credentials to present.
+WWW_AUTHENTICATE = 'Bearer realm="mce"'
+
+Problem = dict[str, str]
+
+
+def problem(field: str, message: str) -> Problem:
+    """One thing wrong with a request: the field to blame ('' for the request as a whole) and why."""
+    return {"field": field, "message": message}
 
 
 class DomainError(Exception):
@@ -23,10 +37,27 @@ class DomainError(Exception):
     status = 400
     code = "bad_request"
 
-    def __init__(self, message: str, *, details: Any = None) -> None:
+    def __init__(
+        self, message: str, *, details: Iterable[Problem] = (), headers: Mapping[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
-        self.details = details
+        self.details = [problem(str(d["field"]), str(d["message"])) for d in details]
+        self.headers = dict(headers or {})
+
+
+class BadRequest(DomainError):
+    """The request cannot be understood as sent."""
+
+    status = 400
+    code = "bad_request"
+
+
+class MalformedJson(DomainError):
+    """The body is not a JSON document."""
+
+    status = 400
+    code = "malformed_json"
 
 
 class Invalid(DomainError):
@@ -50,11 +81,22 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+class PreconditionRequired(DomainError):
+    """The change is only safe with a guard the request did not give (e.g. the version it read)."""
+
+    status = 428
+    code = "precondition_required"
+
+
 class Unauthorized(DomainError):
     """No valid credentials were given."""
 
     status = 401
     code = "unauthorized"
+
+    def __init__(self, message: str, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.headers.setdefault("www-authenticate", WWW_AUTHENTICATE)
 
 
 class Forbidden(DomainError):
@@ -71,19 +113,43 @@ class PayloadTooLarge(DomainError):
     code = "payload_too_large"
 
 
+class TooManyRequests(DomainError):
+    """The client must wait before trying again."""
+
+    status = 429
+    code = "too_many_requests"
+
+    def __init__(self, message: str, *, retry_after_s: int, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after_s = max(1, int(retry_after_s))
+        self.headers["retry-after"] = str(self.retry_after_s)
+
+
 class Unavailable(DomainError):
-    """A backend this request needs does not answer."""
+    """A backend this request needs does not answer; `service` names it."""
 
     status = 503
     code = "unavailable"
 
+    def __init__(self, message: str, *, service: str = "", retry_after_s: int = 1, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.service = service
+        self.headers.setdefault("retry-after", str(retry_after_s))
+
+
+class FieldProblem(BaseModel):
+    """One thing wrong with a request; `field` is empty when the request as a whole is to blame."""
+
+    field: str
+    message: str
+
 
 class ErrorDetail(BaseModel):
-    """What went wrong: a stable code, a sentence for people, and optional specifics."""
+    """What went wrong: a stable code, a sentence for people, and the fields to blame."""
 
     code: str
     message: str
-    details: Any = None
+    details: list[FieldProblem] = Field(default_factory=list)
 
 
 class ErrorBody(BaseModel):
@@ -92,19 +158,16 @@ class ErrorBody(BaseModel):
     error: ErrorDetail
 
 
-def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+def error_body(code: str, message: str, details: Sequence[Problem] = ()) -> dict[str, Any]:
     """The JSON body every error response carries."""
-    error: dict[str, Any] = {"code": code, "message": message}
-    if details is not None:
-        error["details"] = details
-    return {"error": error}
+    return {"error": {"code": code, "message": message, "details": list(details)}}
 
 
 def error_response(
-    status: int, code: str, message: str, details: Any = None, headers: dict | None = None
+    status: int, code: str, message: str, details: Sequence[Problem] = (), headers: Mapping[str, str] | None = None
 ) -> JSONResponse:
     """A JSONResponse with the standard error body."""
-    return JSONResponse(error_body(code, message, details), status_code=status, headers=headers)
+    return JSONResponse(error_body(code, message, details), status_code=status, headers=dict(headers or {}) or None)
 
 
 _HTTP_CODES = {
@@ -120,17 +183,36 @@ _HTTP_CODES = {
     503: "unavailable",
 }
 
+# Pydantic error types that mean the body could not be read as JSON at all.
+_UNPARSABLE = frozenset({"json_invalid", "json_type"})
 
-def _describe_validation(errors: list[dict[str, Any]]) -> tuple[str, str, list[dict[str, Any]]]:
-    """Turn pydantic errors into (code, message, details) that name each bad field."""
-    details = []
-    for err in errors:
-        loc = [str(part) for part in err.get("loc", ()) if part != "body" or len(err.get("loc", ())) == 1]
-        details.append({"field": ".".join(loc), "message": err.get("msg", "invalid"), "type": err.get("type")})
-    if any(err.get("type") == "json_invalid" for err in errors):
-        return "malformed_json", "request body is not valid JSON", details
+
+def _field_name(loc: Sequence[Any]) -> str:
+    """'price' for ('body', 'price'); query and path parameters keep their own names."""
+    parts = [str(part) for part in loc]
+    if parts and parts[0] in ("body", "query", "path", "header", "cookie"):
+        parts = parts[1:]
+    return ".".join(parts)
+
+
+def _unparsable(err: Mapping[str, Any]) -> bool:
+    """Whether this error means the body could not be read as JSON at all: bad JSON, none, or not sent as JSON."""
+    if err.get("type") in _UNPARSABLE:
+        return True
+    whole_body = tuple(err.get("loc", ())) == ("body",)
+    return whole_body and (err.get("type") == "missing" or isinstance(err.get("input"), bytes | bytearray))
+
+
+def describe_validation(errors: Sequence[Mapping[str, Any]]) -> DomainError:
+    """Pydantic's errors as our error: 400 malformed_json when the body was unreadable, else 422 naming each field."""
+    if any(_unparsable(err) for err in errors):
+        return MalformedJson(
+            "the request body must be a JSON document sent with Content-Type: application/json",
+            details=[problem("", "not a JSON document")],
+        )
+    details = [problem(_field_name(err.get("loc", ())), str(err.get("msg", "invalid"))) for err in errors]
     summary = "; ".join(f"{d['field'] or 'body'}: {d['message']}" for d in details[:5])
-    return "invalid", f"invalid request: {summary}", details
+    return Invalid(f"invalid request: {summary}", details=details)
 
 
 def allowed_methods(routes: Sequence[BaseRoute], scope: Scope) -> list[str]:
@@ -139,7 +221,14 @@ def allowed_methods(routes: Sequence[BaseRoute], scope: Scope) -> list[str]:
     for route in routes:
         if isinstance(route, Route) and route.methods and route.matches(scope)[0] is not Match.NONE:
             methods |= route.methods
+    if "GET" in methods:
+        methods.add("HEAD")
     return sorted(methods)
+
+
+def domain_error_response(exc: DomainError) -> JSONResponse:
+    """The response for a domain error, with its headers (Retry-After, WWW-Authenticate, ...)."""
+    return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -147,22 +236,25 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DomainError)
     async def _domain(_: Request, exc: DomainError) -> JSONResponse:
-        return error_response(exc.status, exc.code, exc.message, exc.details)
+        return domain_error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        code, message, details = _describe_validation(list(exc.errors()))
-        status = 400 if code == "malformed_json" else 422
-        return error_response(status, code, message, details)
+        return domain_error_response(describe_validation(list(exc.errors())))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, "error")
         message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
+        if exc.status_code == 400 and message == "There was an error parsing the body":
+            # FastAPI's answer to a body that is not even text (e.g. invalid UTF-8 in a JSON request).
+            code, message = "malformed_json", "the request body must be a JSON document in UTF-8"
         headers = dict(getattr(exc, "headers", None) or {})
         if exc.status_code == 405:
             headers["allow"] = ", ".join(allowed_methods(request.app.routes, request.scope))
-        return error_response(exc.status_code, code, message, headers=headers or None)
+        if exc.status_code == 401:
+            headers.setdefault("www-authenticate", WWW_AUTHENTICATE)
+        return error_response(exc.status_code, code, message, headers=headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import contextvars
 import logging
 import sys
 import time
 
 import orjson
 
-request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+from mce.kit.context import request_id_var
 
 _RESERVED = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 

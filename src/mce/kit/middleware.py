@@ -1,21 +1,32 @@
-"""Pure-ASGI middleware: request id, body size limit, metrics and one access-log line per request."""
+"""Pure-ASGI middleware around every service: request id, deadline, load shedding, body cap, HEAD, metrics, access log.
+
+It is the outermost layer of our own, so it also answers for any exception nothing else handled: with a 500 that
+carries the request id, logged with it.
+"""
 
 from __future__ import annotations
 
 import logging
 import random
 import time
+from collections.abc import Callable
 
 import orjson
-from fastapi import HTTPException
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mce.kit.context import TIMEOUT_HEADER, deadline_var, parse_timeout, request_id_var
 from mce.kit.errors import error_body
-from mce.kit.logs import request_id_var
 from mce.kit.metrics import HttpMetrics
 
-REQUEST_ID_HEADER = "x-request-id"
 access_log = logging.getLogger("mce.access")
+log = logging.getLogger(__name__)
+
+# Probes and scrapes are answered even under overload: shedding them would take a busy pod out of service.
+UNSHED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+
+UnhandledResponder = Callable[[Scope, Exception], Response]
 
 
 def _header(scope: Scope, name: bytes) -> bytes | None:
@@ -40,51 +51,112 @@ def _new_request_id() -> str:
     return f"{random.getrandbits(128):032x}"
 
 
-class RequestContextMiddleware:
-    """Give every request an id, cap its body, time it, count it and log it."""
+def json_500(_scope: Scope, _exc: Exception) -> Response:
+    """The default answer to an unhandled error."""
+    body = orjson.dumps(error_body("internal", "internal error; the request id is in the X-Request-ID header"))
+    return Response(body, status_code=500, media_type="application/json")
 
-    def __init__(self, app: ASGIApp, *, metrics: HttpMetrics, max_body_bytes: int) -> None:
+
+class RequestContextMiddleware:
+    """Give every request an id and a deadline, shed what is over capacity, cap its body, count it and log it."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        metrics: HttpMetrics,
+        max_body_bytes: int,
+        budget_s: float,
+        max_in_flight: int,
+        on_unhandled: Callable[[], UnhandledResponder] = lambda: json_500,
+    ) -> None:
         self.app = app
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
+        self.budget_s = budget_s
+        self.max_in_flight = max_in_flight
+        self.on_unhandled = on_unhandled
+        self.in_flight = 0
+        self.shed = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         request_id = _valid_request_id(_header(scope, b"x-request-id")) or _new_request_id()
-        token = request_id_var.set(request_id)
         started = time.perf_counter()
+        given = parse_timeout(_header(scope, TIMEOUT_HEADER.encode()))
+        budget = self.budget_s if given is None else min(self.budget_s, given)
+        id_token = request_id_var.set(request_id)
+        deadline_token = deadline_var.set(time.monotonic() + budget)
+        method = scope["method"]
+        head = method == "HEAD"
+        if head:
+            # HEAD is GET without the body: route it as GET, drop the body on the way out.
+            scope = {**scope, "method": "GET"}
         status = 500
+        response_started = False
         rid_header = (b"x-request-id", request_id.encode())
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, response_started
             if message["type"] == "http.response.start":
                 status = message["status"]
+                response_started = True
                 message["headers"] = [*message.get("headers", ()), rid_header]
+            elif head and message["type"] == "http.response.body":
+                message = {**message, "body": b""}
             await send(message)
 
+        counted = scope["path"] not in UNSHED_PATHS
         try:
+            if counted and self.in_flight >= self.max_in_flight:
+                self.shed += 1
+                status = 503
+                await self._answer(
+                    send_with_id,
+                    503,
+                    "overloaded",
+                    "the service is at capacity; retry shortly",
+                    extra=[(b"retry-after", b"1")],
+                )
+                return
             declared = _header(scope, b"content-length")
             if declared is not None and (not declared.isdigit() or int(declared) > self.max_body_bytes):
                 status = 413 if declared.isdigit() else 400
-                await self._reject(send, status, rid_header)
+                code, message = (
+                    ("payload_too_large", f"request body is over {self.max_body_bytes} bytes")
+                    if status == 413
+                    else ("bad_request", "Content-Length is not a number")
+                )
+                await self._answer(send_with_id, status, code, message, extra=[(b"connection", b"close")])
                 return
-            await self.app(scope, self._capped(receive), send_with_id)
+            if counted:
+                self.in_flight += 1
+            try:
+                await self.app(scope, self._capped(receive), send_with_id)
+            finally:
+                if counted:
+                    self.in_flight -= 1
+        except Exception as exc:
+            log.exception("unhandled error", exc_info=exc)
+            if not response_started:
+                await self.on_unhandled()(scope, exc)(scope, receive, send_with_id)
+            status = 500
         finally:
             elapsed = time.perf_counter() - started
             route = scope.get("route")
             template = getattr(route, "path", None) or "<unmatched>"
-            self.metrics.observe(template, scope["method"], status, elapsed)
+            self.metrics.observe(template, method, status, elapsed)
             access_log.info(
                 "%s %s %d",
-                scope["method"],
+                method,
                 scope["path"],
                 status,
                 extra={"route": template, "status": status, "duration_ms": round(elapsed * 1000, 3)},
             )
-            request_id_var.reset(token)
+            deadline_var.reset(deadline_token)
+            request_id_var.reset(id_token)
 
     def _capped(self, receive: Receive) -> Receive:
         """Wrap receive so a streamed body over the limit fails with 413."""
@@ -102,22 +174,10 @@ class RequestContextMiddleware:
 
         return capped_receive
 
-    async def _reject(self, send: Send, status: int, rid_header: tuple[bytes, bytes]) -> None:
-        """Answer without reading the body."""
-        if status == 413:
-            body = orjson.dumps(error_body("payload_too_large", f"request body is over {self.max_body_bytes} bytes"))
-        else:
-            body = orjson.dumps(error_body("bad_request", "Content-Length is not a number"))
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                    rid_header,
-                ],
-            }
-        )
+    @staticmethod
+    async def _answer(send: Send, status: int, code: str, message: str, *, extra: list[tuple[bytes, bytes]]) -> None:
+        """Answer with an error body without reading the request's."""
+        body = orjson.dumps(error_body(code, message))
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *extra]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})

@@ -1,10 +1,17 @@
-"""Transactional outbox: events are written with the change they describe, then relayed to the bus."""
+"""Transactional outbox: events are written with the change they describe, then relayed to the bus.
+
+Any number of relays may run (one per replica). On PostgreSQL they take turns through a lease row locked with
+`FOR UPDATE SKIP LOCKED`: the one holding it publishes, the others find it taken and wait for the next round, so
+events leave in the order they were written. On SQLite (one machine) relays do not coordinate: two may publish the
+same batch, which is allowed, because delivery is at least once and consumers apply each event once.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
 import time
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import (
@@ -23,14 +30,16 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Row
 
 from mce.kit.bus.port import EventBus
+from mce.kit.db import write_transaction
 from mce.kit.events import Event
 
 log = logging.getLogger(__name__)
 
-PURGE_EVERY_S = 600.0
+HOUSEKEEPING_EVERY_S = 600.0
+LEASE_ID = 1
 
 
 def outbox_table(metadata: MetaData) -> Table:
@@ -47,6 +56,11 @@ def outbox_table(metadata: MetaData) -> Table:
     )
 
 
+def outbox_lease_table(metadata: MetaData) -> Table:
+    """One row that relays lock in turn; its migration inserts the row with id LEASE_ID."""
+    return Table("outbox_lease", metadata, Column("id", Integer, primary_key=True, autoincrement=False))
+
+
 def add_to_outbox(conn: Connection, table: Table, topic: str, event: Event) -> None:
     """Stage an event in the caller's transaction; it is published only if that transaction commits."""
     conn.execute(
@@ -56,17 +70,30 @@ def add_to_outbox(conn: Connection, table: Table, topic: str, event: Event) -> N
     )
 
 
+Housekeeping = Callable[[], object]
+
+
 class OutboxRelay:
     """Publishes staged events in the order they were written, then marks them published."""
 
     def __init__(
-        self, engine: Engine, table: Table, bus: EventBus, *, batch: int = 500, idle_poll_s: float = 0.5
+        self,
+        engine: Engine,
+        table: Table,
+        bus: EventBus,
+        *,
+        lease: Table | None = None,
+        batch: int = 500,
+        idle_poll_s: float = 0.5,
+        housekeeping: Sequence[Housekeeping] = (),
     ) -> None:
         self.engine = engine
         self.table = table
+        self.lease = lease
         self.bus = bus
         self.batch = batch
         self.idle_poll_s = idle_poll_s
+        self.housekeeping = [self.purge_published, *housekeeping]
         self.published = 0
         self.last_error: str | None = None
         self._wake = threading.Event()
@@ -74,36 +101,64 @@ class OutboxRelay:
         self._thread: threading.Thread | None = None
 
     def relay_once(self) -> int:
-        """Publish one batch of unpublished events; returns how many."""
+        """Publish one batch of unpublished events; returns how many (0 also when another relay holds the lease)."""
+        if self.engine.dialect.name == "postgresql":
+            return self._relay_with_lease()
+        with self.engine.connect() as conn:
+            rows = self._pending(conn)
+        if not rows:
+            return 0
+        self._publish(rows)
+        # A crash between publish and this update republishes: consumers apply an event once by its id.
+        with write_transaction(self.engine) as conn:
+            self._mark(conn, rows)
+        return len(rows)
+
+    def _relay_with_lease(self) -> int:
+        """Hold the lease for read, publish and mark, so concurrent relays never reorder events."""
+        with write_transaction(self.engine) as conn:
+            if self.lease is not None:
+                held = conn.execute(
+                    select(self.lease.c.id).where(self.lease.c.id == LEASE_ID).with_for_update(skip_locked=True)
+                ).first()
+                if held is None:
+                    return 0
+            rows = self._pending(conn)
+            if not rows:
+                return 0
+            self._publish(rows)
+            self._mark(conn, rows)
+        return len(rows)
+
+    def _pending(self, conn: Connection) -> list[Row]:
+        """The oldest unpublished events, in write order."""
         t = self.table
-        with self.engine.begin() as conn:
-            # FOR UPDATE makes concurrent relays (several replicas) take turns, which keeps the order.
-            rows = conn.execute(
+        return list(
+            conn.execute(
                 select(t.c.id, t.c.topic, t.c.payload)
                 .where(t.c.published_at.is_(None))
                 .order_by(t.c.id)
                 .limit(self.batch)
-                .with_for_update()
             ).all()
-            if not rows:
-                return 0
-            by_topic: dict[str, list[Event]] = {}
-            order: list[str] = []
-            for row in rows:
-                if row.topic not in by_topic:
-                    order.append(row.topic)
-                by_topic.setdefault(row.topic, []).append(Event.from_bytes(row.payload))
-            for topic in order:
-                self.bus.publish(topic, by_topic[topic])
-            # A crash between publish and this update republishes: consumers dedupe by event_id.
-            conn.execute(update(t).where(t.c.id.in_([row.id for row in rows])).values(published_at=datetime.now(UTC)))
+        )
+
+    def _publish(self, rows: Sequence[Row]) -> None:
+        """Send the rows to the bus, grouped by topic, keeping their order within each topic."""
+        by_topic: dict[str, list[Event]] = {}
+        for row in rows:
+            by_topic.setdefault(row.topic, []).append(Event.from_bytes(row.payload))
+        for topic, events in by_topic.items():
+            self.bus.publish(topic, events)
+
+    def _mark(self, conn: Connection, rows: Sequence[Row]) -> None:
+        t = self.table
+        conn.execute(update(t).where(t.c.id.in_([row.id for row in rows])).values(published_at=datetime.now(UTC)))
         self.published += len(rows)
-        return len(rows)
 
     def purge_published(self, older_than: timedelta = timedelta(days=1)) -> int:
         """Delete events published longer ago than older_than, so the outbox does not grow forever."""
         cutoff = datetime.now(UTC) - older_than
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             return conn.execute(delete(self.table).where(self.table.c.published_at < cutoff)).rowcount
 
     def backlog(self) -> int:
@@ -130,17 +185,18 @@ class OutboxRelay:
             self._thread.join(timeout)
 
     def _run(self) -> None:
-        """Drain the outbox, then sleep until woken or the idle poll comes round; purge now and then."""
-        next_purge = time.monotonic()
+        """Drain the outbox, then sleep until woken or the idle poll comes round; keep the tables small now and then."""
+        next_housekeeping = time.monotonic()
         while not self._stop.is_set():
             # Clear before draining so a wake that arrives mid-drain starts another pass at once.
             self._wake.clear()
             try:
                 while self.relay_once() and not self._stop.is_set():
                     pass
-                if time.monotonic() >= next_purge:
-                    self.purge_published()
-                    next_purge = time.monotonic() + PURGE_EVERY_S
+                if time.monotonic() >= next_housekeeping:
+                    for chore in self.housekeeping:
+                        chore()
+                    next_housekeeping = time.monotonic() + HOUSEKEEPING_EVERY_S
                 self.last_error = None
             except Exception as exc:
                 self.last_error = f"{type(exc).__name__}: {exc}"

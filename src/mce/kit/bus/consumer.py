@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from mce.kit.bus.port import Delivery, EventBus
+from mce.kit.bus.port import Delivery, EventBus, last_per_partition
 from mce.kit.errors import Unavailable
 from mce.kit.events import Event
 
@@ -80,8 +80,10 @@ class Consumer:
                     subscription = self.bus.subscribe(self.topic, self.group)
                 deliveries = subscription.poll(self.max_batch, timeout=0.5)
                 if deliveries:
+                    # Commit only after handling: a crash in between delivers the batch again (at least once).
                     self._handle_batch(deliveries)
-                    subscription.commit(deliveries[-1])
+                    for delivery in last_per_partition(deliveries):
+                        subscription.commit(delivery)
             except Exception as exc:
                 # The uncommitted batch comes again once the bus answers.
                 self.last_error = f"{type(exc).__name__}: {exc}"
@@ -146,12 +148,17 @@ class Consumer:
         self.last_error = "not a valid event envelope"
         parked = Event(
             type="DeadLettered",
-            key=f"offset-{delivery.offset}",
+            key=delivery.key or f"offset-{delivery.offset}",
             data={"raw": delivery.raw.decode("utf-8", errors="replace"), "group": self.group, "error": self.last_error},
         )
         self.bus.publish(dead_letter_topic(self.topic), [parked])
         self.dead_lettered += 1
-        log.error("dead-lettered a malformed message at offset %d of %s", delivery.offset, self.topic)
+        log.error(
+            "dead-lettered a malformed message at partition %d offset %d of %s",
+            delivery.partition,
+            delivery.offset,
+            self.topic,
+        )
 
     def _dead_letter(self, event: Event) -> None:
         """Park an event that keeps failing, with the reason, and say so in the log."""

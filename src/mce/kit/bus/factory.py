@@ -2,18 +2,34 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
 
 from mce.kit.bus.port import EventBus
-from mce.kit.settings import SettingsError
+from mce.kit.settings import BaseServiceSettings, SettingsError
 
 BUS_CHOICES = ("local",)
 
 
-def build_bus(kind: str, *, data_dir: Path) -> EventBus:
-    """The bus for MCE_BUS: 'local' is the embedded log under the data directory."""
-    if kind == "local":
+class BusSettings(BaseServiceSettings):
+    """Settings of a service that publishes or consumes events."""
+
+    # local = the embedded SQLite log under the data directory.
+    bus: Literal["local"] = "local"
+    # The embedded log drops events older than this, and the oldest ones while it is bigger than its size limit.
+    bus_retention_hours: float = Field(default=168.0, gt=0, le=24 * 365)
+    bus_retention_mb: int = Field(default=512, ge=1, le=1_000_000)
+
+
+def build_bus(settings: BusSettings) -> EventBus:
+    """The bus for MCE_BUS: 'local' is the embedded log at <data dir>/bus.db."""
+    if settings.bus == "local":
         from mce.kit.bus.sqlite import SqliteEventBus
 
-        return SqliteEventBus(Path(data_dir) / "bus.db")
-    raise SettingsError(f"MCE_BUS: unknown bus {kind!r}; allowed: {', '.join(BUS_CHOICES)}")
+        return SqliteEventBus(
+            settings.data_dir / "bus.db",
+            retention_s=settings.bus_retention_hours * 3600,
+            retention_bytes=settings.bus_retention_mb * 1024 * 1024,
+        )
+    raise SettingsError(f"MCE_BUS: unknown bus {settings.bus!r}; allowed: {', '.join(BUS_CHOICES)}")

@@ -1,4 +1,8 @@
-"""Embedded EventBus: a durable log in one SQLite file that several processes share."""
+"""Embedded EventBus: a durable log in one SQLite file that several processes share.
+
+Each topic is one partition (0) whose offsets are the log's global sequence numbers. Old events are dropped by age
+and by the file's size, oldest first; a group whose offset falls behind that simply resumes at the oldest kept.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,10 @@ from mce.kit.bus.port import Delivery, EventBus, Subscription
 from mce.kit.events import Event
 
 POLL_INTERVAL_S = 0.02
+PARTITION = 0
+SCHEMA_VERSION = 1
+RETENTION_CHECK_EVERY_S = 60.0
+DELETE_CHUNK = 10_000
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -23,12 +31,20 @@ CREATE TABLE IF NOT EXISTS events (
     stored_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_by_topic ON events (topic, seq);
-CREATE TABLE IF NOT EXISTS group_offsets (
+CREATE TABLE IF NOT EXISTS committed_offsets (
     grp TEXT NOT NULL,
     topic TEXT NOT NULL,
+    partition INTEGER NOT NULL,
     committed INTEGER NOT NULL,
-    PRIMARY KEY (grp, topic)
+    committed_at REAL NOT NULL,
+    PRIMARY KEY (grp, topic, partition)
 );
+"""
+# The foundation's log kept one offset per group and topic, without partitions.
+_FROM_VERSION_0 = """
+INSERT OR IGNORE INTO committed_offsets (grp, topic, partition, committed, committed_at)
+    SELECT grp, topic, 0, committed, strftime('%s', 'now') FROM group_offsets;
+DROP TABLE group_offsets;
 """
 
 
@@ -42,25 +58,47 @@ def _connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
-def _delivery(topic: str, seq: int, payload: bytes) -> Delivery:
+def _prepare(conn: sqlite3.Connection) -> None:
+    """Create the schema, or bring an older one up to date; one process at a time."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        # Statement by statement: executescript() would commit the transaction that makes this one process's job.
+        for statement in filter(str.strip, _SCHEMA.split(";")):
+            conn.execute(statement)
+        if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+            old = conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='group_offsets'").fetchone()
+            if old:
+                for statement in filter(str.strip, _FROM_VERSION_0.split(";")):
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _delivery(topic: str, seq: int, key: str, payload: bytes) -> Delivery:
     """A delivery, with event None when the payload does not parse, so one bad row cannot block a topic."""
     try:
         event = Event.from_bytes(payload)
     except ValueError:
         event = None
-    return Delivery(topic, seq, event, bytes(payload))
+    return Delivery(topic, PARTITION, seq, key, event, bytes(payload))
 
 
 class SqliteEventBus(EventBus):
     """Topics are rows ordered by a global sequence, so each topic is one ordered partition."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, retention_s: float = 7 * 86400, retention_bytes: int = 512 * 1024 * 1024) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.retention_s = retention_s
+        self.retention_bytes = retention_bytes
         self._conn = _connect(self.path)
         self._lock = threading.Lock()
+        self._next_retention = time.monotonic() + RETENTION_CHECK_EVERY_S
         with self._lock:
-            self._conn.executescript(_SCHEMA)
+            _prepare(self._conn)
 
     def publish(self, topic: str, events: Sequence[Event]) -> None:
         if not events:
@@ -78,6 +116,51 @@ class SqliteEventBus(EventBus):
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
+        if time.monotonic() >= self._next_retention:
+            self._next_retention = time.monotonic() + RETENTION_CHECK_EVERY_S
+            self.enforce_retention()
+
+    def enforce_retention(self) -> int:
+        """Drop events older than the retention time, then the oldest until the log fits its size; returns how many."""
+        dropped = 0
+        cutoff = time.time() - self.retention_s
+        with self._lock:
+            while True:
+                removed = self._delete_oldest("stored_at < ?", (cutoff,))
+                dropped += removed
+                if removed < DELETE_CHUNK:
+                    break
+            while self._used_bytes() > self.retention_bytes:
+                # A twentieth at a time: the size only shrinks by whole pages, so this stops close to the limit.
+                rows = self._conn.execute("SELECT count(*) FROM events").fetchone()[0]
+                removed = self._delete_oldest("1 = 1", (), limit=max(100, rows // 20))
+                dropped += removed
+                if not removed:
+                    break
+            # Groups that have not committed for the retention time are gone (e.g. a replaced search replica's).
+            self._conn.execute("DELETE FROM committed_offsets WHERE committed_at < ?", (cutoff,))
+        return dropped
+
+    def _delete_oldest(self, condition: str, params: tuple, *, limit: int = DELETE_CHUNK) -> int:
+        """Delete up to one chunk of the oldest events meeting the condition, in one short write transaction."""
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            removed = self._conn.execute(
+                f"DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE {condition} ORDER BY seq LIMIT ?)",
+                (*params, limit),
+            ).rowcount
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        return removed
+
+    def _used_bytes(self) -> int:
+        """Bytes of the file in use; deleted rows' pages are free for reuse, so they do not count."""
+        pages = self._conn.execute("PRAGMA page_count").fetchone()[0]
+        free = self._conn.execute("PRAGMA freelist_count").fetchone()[0]
+        size = self._conn.execute("PRAGMA page_size").fetchone()[0]
+        return (pages - free) * size
 
     def subscribe(self, topic: str, group: str) -> Subscription:
         return SqliteSubscription(self.path, topic, group)
@@ -99,7 +182,8 @@ class SqliteSubscription(Subscription):
         self.group = group
         self._conn = _connect(path)
         row = self._conn.execute(
-            "SELECT committed FROM group_offsets WHERE grp = ? AND topic = ?", (group, topic)
+            "SELECT committed FROM committed_offsets WHERE grp = ? AND topic = ? AND partition = ?",
+            (group, topic, PARTITION),
         ).fetchone()
         self._position = row[0] if row else 0
 
@@ -107,12 +191,12 @@ class SqliteSubscription(Subscription):
         deadline = time.monotonic() + timeout
         while True:
             rows = self._conn.execute(
-                "SELECT seq, payload FROM events WHERE topic = ? AND seq > ? ORDER BY seq LIMIT ?",
+                "SELECT seq, key, payload FROM events WHERE topic = ? AND seq > ? ORDER BY seq LIMIT ?",
                 (self.topic, self._position, max_events),
             ).fetchall()
             if rows:
                 self._position = rows[-1][0]
-                return [_delivery(self.topic, seq, payload) for seq, payload in rows]
+                return [_delivery(self.topic, seq, key, payload) for seq, key, payload in rows]
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return []
@@ -120,9 +204,10 @@ class SqliteSubscription(Subscription):
 
     def commit(self, delivery: Delivery) -> None:
         self._conn.execute(
-            "INSERT INTO group_offsets (grp, topic, committed) VALUES (?, ?, ?) "
-            "ON CONFLICT (grp, topic) DO UPDATE SET committed = max(committed, excluded.committed)",
-            (self.group, self.topic, delivery.offset),
+            "INSERT INTO committed_offsets (grp, topic, partition, committed, committed_at) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (grp, topic, partition) DO UPDATE SET "
+            "committed = max(committed, excluded.committed), committed_at = excluded.committed_at",
+            (self.group, self.topic, delivery.partition, delivery.offset, time.time()),
         )
 
     def close(self) -> None:

@@ -1,85 +1,138 @@
-"""Product service HTTP API: the catalog, with admin-only writes."""
+"""Product service HTTP API: the catalog and its categories, with admin-only writes. Routes parse, call and map."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Query, Request, Response
+import orjson
+from fastapi import Depends, FastAPI, Header, Query, Request, Response
 from fastapi import Path as PathParam
 from starlette.concurrency import run_in_threadpool
 
+from mce.kit import idempotency
 from mce.kit.app import add_readiness_check, create_service_app
 from mce.kit.auth import check_admin
 from mce.kit.bus.factory import build_bus
-from mce.kit.db import ReadRunner, make_engine, migrate, read_runner
-from mce.kit.outbox import OutboxRelay
-from mce.kit.secrets import local_secret
-from mce.kit.settings import load_settings
-from mce.services.product.domain import CATEGORY_MAX, Product, ProductFields, ProductSort
-from mce.services.product.schemas import (
-    CategoryCount,
+from mce.kit.contracts import (
+    MAX_ID,
+    MAX_OFFSET,
+    PAGE_LIMIT_DEFAULT,
+    PAGE_LIMIT_MAX,
+    CategoryCreate,
     CategoryList,
+    CategoryName,
+    CategoryPayload,
+    CategoryRename,
     ProductCreate,
     ProductPage,
-    ProductRead,
+    ProductPayload,
+    ProductSort,
     ProductUpdate,
+    StockAdjustment,
 )
+from mce.kit.db import ReadRunner, make_engine, read_runner, write_transaction
+from mce.kit.errors import Invalid, problem
+from mce.kit.idempotency import purge_keys
+from mce.kit.outbox import OutboxRelay
+from mce.kit.ratelimit import MemoryAttemptLimiter
+from mce.kit.secrets import resolve_secret
+from mce.kit.settings import load_settings
+from mce.services.product import usecases
+from mce.services.product.domain import ProductFields
 from mce.services.product.settings import ProductSettings
-from mce.services.product.store.port import ProductRepository
-from mce.services.product.store.sql import SqlProductRepository
-from mce.services.product.store.tables import MIGRATIONS, outbox
+from mce.services.product.store.sql import ProductUnitOfWork, SqlCatalogQueries
+from mce.services.product.store.tables import MIGRATIONS, idempotency_keys, outbox, outbox_lease
 
-PRINTABLE = r"^[^\x00-\x1f\x7f]+$"  # PostgreSQL rejects NUL in text, so control characters never get that far
-MAX_ID = 2**31 - 1  # the id column is a 32-bit integer on PostgreSQL
+JSON = "application/json"
+# Idempotency keys are the admin's: one principal, one namespace of keys.
+ADMIN_SCOPE = "admin"
 
 ProductId = Annotated[int, PathParam(ge=1, le=MAX_ID, description="Product id")]
+CategoryId = Annotated[int, PathParam(ge=1, le=MAX_ID, description="Category id")]
 
 
-async def _repository(request: Request) -> ProductRepository:
-    return request.app.state.repository
-
-
-Repository = Annotated[ProductRepository, Depends(_repository)]
+async def _queries(request: Request) -> SqlCatalogQueries:
+    return request.app.state.queries
 
 
 async def _read_runner(request: Request) -> ReadRunner:
     return request.app.state.read
 
 
+Queries = Annotated[SqlCatalogQueries, Depends(_queries)]
 Read = Annotated[ReadRunner, Depends(_read_runner)]
 
 
 async def _require_admin(request: Request) -> None:
-    check_admin(request, request.app.state.admin_token)
+    check_admin(request, request.app.state.admin_token, request.app.state.admin_limiter)
+
+
+async def _idempotency_key(
+    key: Annotated[
+        str | None,
+        Header(alias="Idempotency-Key", description="Send the same key again to get the first answer, not a 2nd write"),
+    ] = None,
+) -> str | None:
+    return idempotency.checked_key(key)
 
 
 AdminOnly = [Depends(_require_admin)]
+IdempotencyKey = Annotated[str | None, Depends(_idempotency_key)]
+Work = Callable[[ProductUnitOfWork], tuple[dict[str, Any] | None, str | None]]
 
 
-def _read(product: Product) -> ProductRead:
-    return ProductRead.model_validate(product, from_attributes=True)
+def _json(payload: Any) -> Response:
+    return Response(orjson.dumps(payload), media_type=JSON)
+
+
+def _keyed_write(request: Request, key: str | None, body: Any, status: int, work: Work) -> Response:
+    """Run a write in one unit of work; with an Idempotency-Key, a repeat gets the first answer instead."""
+    fingerprint = idempotency.fingerprint(request.method, request.url.path, body)
+    with request.app.state.open_uow() as uow:
+        if key is not None:
+            stored = uow.claim_key(scope=ADMIN_SCOPE, key=key, fingerprint=fingerprint)
+            if stored is not None:
+                headers = {"idempotent-replayed": "true", **({"location": stored.location} if stored.location else {})}
+                return Response(stored.body or None, stored.status, headers=headers, media_type=JSON)
+        payload, location = work(uow)
+        content = b"" if payload is None else orjson.dumps(payload)
+        if key is not None:
+            uow.record_key(scope=ADMIN_SCOPE, key=key, status=status, body=content, location=location)
+    headers = {"location": location} if location else None
+    return Response(content or None, status, headers=headers, media_type=JSON if content else None)
+
+
+def _purge_old_keys(engine) -> Callable[[], int]:  # noqa: ANN001 - an Engine
+    def purge() -> int:
+        with write_transaction(engine) as conn:
+            return purge_keys(conn, idempotency_keys)
+
+    return purge
 
 
 def create_app(settings: ProductSettings | None = None) -> FastAPI:
     """The product service; its database, bus and outbox relay are built in the lifespan."""
     settings = settings or load_settings(ProductSettings)
+    admin_token = resolve_secret(
+        settings.admin_token, name="admin-token", data_dir=settings.data_dir, production=settings.production
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        url = settings.resolved_database_url()
-        if settings.migrate_on_start:
-            await run_in_threadpool(migrate, url, MIGRATIONS)
+        url = settings.resolved_url()
+        if settings.migrate_on_start and not await run_in_threadpool(MIGRATIONS.is_current, url):
+            await run_in_threadpool(MIGRATIONS.apply, url)
         engine = make_engine(url)
-        bus = build_bus(settings.bus, data_dir=settings.data_dir)
-        relay = OutboxRelay(engine, outbox, bus)
-        repository = SqlProductRepository(engine, on_commit=relay.wake)
-        app.state.repository = repository
+        bus = build_bus(settings)
+        relay = OutboxRelay(engine, outbox, bus, lease=outbox_lease, housekeeping=[_purge_old_keys(engine)])
+        queries = SqlCatalogQueries(engine)
+        app.state.queries = queries
+        app.state.open_uow = lambda: ProductUnitOfWork(engine, on_commit=relay.wake)
         app.state.read = read_runner(engine)
         app.state.relay = relay
-        app.state.admin_token = local_secret(settings.admin_token, settings.data_dir, "admin-token")
-        add_readiness_check(app, "database", lambda: run_in_threadpool(repository.ping))
+        add_readiness_check(app, "database", lambda: run_in_threadpool(queries.ping))
         # The outbox keeps writes safe while the bus is down, so the bus only degrades readiness.
         add_readiness_check(app, "bus", lambda: run_in_threadpool(bus.ping), required=False)
         relay.start()
@@ -91,57 +144,150 @@ def create_app(settings: ProductSettings | None = None) -> FastAPI:
             engine.dispose()
 
     app = create_service_app("product", settings, lifespan=lifespan, description="The product catalog.")
+    app.state.admin_token = admin_token
+    app.state.admin_limiter = MemoryAttemptLimiter(
+        max_failures=settings.auth_failure_limit, window_s=settings.auth_failure_window_s
+    )
 
-    @app.get("/products", response_model=ProductPage, tags=["products"], summary="List products")
+    @app.get("/products", tags=["products"], summary="List products", responses={200: {"model": ProductPage}})
     async def list_products(
-        repository: Repository,
+        queries: Queries,
         read: Read,
-        limit: Annotated[int, Query(ge=1, le=100)] = 20,
-        offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-        category: Annotated[str | None, Query(min_length=1, max_length=CATEGORY_MAX, pattern=PRINTABLE)] = None,
-        sort: ProductSort = ProductSort.NEWEST,
-    ) -> ProductPage:
-        items, total = await read(repository.list, category=category, sort=sort, limit=limit, offset=offset)
-        return ProductPage(items=[_read(p) for p in items], total=total, limit=limit, offset=offset)
+        limit: Annotated[int, Query(ge=1, le=PAGE_LIMIT_MAX)] = PAGE_LIMIT_DEFAULT,
+        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+        category: Annotated[CategoryName | None, Query()] = None,
+        sort: ProductSort = "newest",
+    ) -> Response:
+        items, total = await read(queries.page, category=category, sort=sort, limit=limit, offset=offset)
+        return _json({"items": items, "total": total, "limit": limit, "offset": offset})
 
-    @app.get("/products/{product_id}", response_model=ProductRead, tags=["products"], summary="One product")
-    async def get_product(repository: Repository, read: Read, product_id: ProductId) -> ProductRead:
-        return _read(await read(repository.get, product_id))
-
-    @app.get("/categories", response_model=CategoryList, tags=["products"], summary="Categories with counts")
-    async def list_categories(repository: Repository, read: Read) -> CategoryList:
-        return CategoryList(items=[CategoryCount(name=n, count=c) for n, c in await read(repository.categories)])
+    @app.get(
+        "/products/{product_id}", tags=["products"], summary="One product", responses={200: {"model": ProductPayload}}
+    )
+    async def get_product(queries: Queries, read: Read, product_id: ProductId) -> Response:
+        return _json((await read(queries.get, product_id)).to_json())
 
     @app.post(
         "/products",
         status_code=201,
-        response_model=ProductRead,
         dependencies=AdminOnly,
         tags=["admin"],
-        summary="Create a product",
+        summary="Create a product in an existing category",
+        responses={201: {"model": ProductPayload}},
     )
-    def create_product(repository: Repository, body: ProductCreate) -> ProductRead:
-        return _read(repository.create(ProductFields(**body.model_dump())))
+    def create_product(request: Request, key: IdempotencyKey, body: ProductCreate) -> Response:
+        def work(uow: ProductUnitOfWork) -> tuple[dict[str, Any], str]:
+            product = usecases.create_product(uow, fields=ProductFields(**body.model_dump()))
+            return product.to_json(), f"/products/{product.id}"
+
+        return _keyed_write(request, key, body.model_dump(mode="json"), 201, work)
 
     @app.put(
         "/products/{product_id}",
-        response_model=ProductRead,
         dependencies=AdminOnly,
         tags=["admin"],
         summary="Change a product's fields (those given); `version` guards against lost updates",
+        responses={200: {"model": ProductPayload}},
     )
-    def update_product(repository: Repository, product_id: ProductId, body: ProductUpdate) -> ProductRead:
-        return _read(repository.update(product_id, body.changes(), expected_version=body.version))
+    def update_product(request: Request, key: IdempotencyKey, product_id: ProductId, body: ProductUpdate) -> Response:
+        try:
+            changes = body.changes()
+        except ValueError as exc:
+            raise Invalid(str(exc), details=[problem("", str(exc))]) from None
+        if not changes:
+            raise Invalid("give at least one field to change", details=[problem("", "no field to change")])
+
+        def work(uow: ProductUnitOfWork) -> tuple[dict[str, Any], None]:
+            product = usecases.update_product(
+                uow, product_id=product_id, changes=changes, expected_version=body.version
+            )
+            return product.to_json(), None
+
+        return _keyed_write(request, key, body.model_dump(mode="json", exclude_unset=True), 200, work)
 
     @app.delete(
-        "/products/{product_id}",
+        "/products/{product_id}", status_code=204, dependencies=AdminOnly, tags=["admin"], summary="Delete a product"
+    )
+    def delete_product(request: Request, key: IdempotencyKey, product_id: ProductId) -> Response:
+        def work(uow: ProductUnitOfWork) -> tuple[None, None]:
+            usecases.delete_product(uow, product_id=product_id)
+            return None, None
+
+        return _keyed_write(request, key, None, 204, work)
+
+    @app.post(
+        "/products/{product_id}/stock-adjustments",
+        dependencies=AdminOnly,
+        tags=["admin"],
+        summary="Move stock by a delta, never below zero; a repeated `reference` applies once",
+        responses={200: {"model": ProductPayload}},
+    )
+    def adjust_stock(request: Request, key: IdempotencyKey, product_id: ProductId, body: StockAdjustment) -> Response:
+        def work(uow: ProductUnitOfWork) -> tuple[dict[str, Any], None]:
+            product = usecases.adjust_stock(
+                uow, product_id=product_id, delta=body.delta, reason=body.reason, reference=body.reference
+            )
+            return product.to_json(), None
+
+        return _keyed_write(request, key, body.model_dump(mode="json"), 200, work)
+
+    @app.get(
+        "/categories", tags=["categories"], summary="Categories with counts", responses={200: {"model": CategoryList}}
+    )
+    async def list_categories(queries: Queries, read: Read) -> Response:
+        return _json({"items": [c.to_json() for c in await read(queries.categories)]})
+
+    @app.get(
+        "/categories/{category_id}",
+        tags=["categories"],
+        summary="One category",
+        responses={200: {"model": CategoryPayload}},
+    )
+    async def get_category(queries: Queries, read: Read, category_id: CategoryId) -> Response:
+        return _json((await read(queries.category, category_id)).to_json())
+
+    @app.post(
+        "/categories",
+        status_code=201,
+        dependencies=AdminOnly,
+        tags=["admin"],
+        summary="Create a category; names are unique whatever their case",
+        responses={201: {"model": CategoryPayload}},
+    )
+    def create_category(request: Request, key: IdempotencyKey, body: CategoryCreate) -> Response:
+        def work(uow: ProductUnitOfWork) -> tuple[dict[str, Any], str]:
+            category = usecases.create_category(uow, name=body.name)
+            return category.to_json(), f"/categories/{category.id}"
+
+        return _keyed_write(request, key, body.model_dump(mode="json"), 201, work)
+
+    @app.put(
+        "/categories/{category_id}",
+        dependencies=AdminOnly,
+        tags=["admin"],
+        summary="Rename a category (its products change with it)",
+        responses={200: {"model": CategoryPayload}},
+    )
+    def rename_category(
+        request: Request, key: IdempotencyKey, category_id: CategoryId, body: CategoryRename
+    ) -> Response:
+        def work(uow: ProductUnitOfWork) -> tuple[dict[str, Any], None]:
+            return usecases.rename_category(uow, category_id=category_id, name=body.name).to_json(), None
+
+        return _keyed_write(request, key, body.model_dump(mode="json"), 200, work)
+
+    @app.delete(
+        "/categories/{category_id}",
         status_code=204,
         dependencies=AdminOnly,
         tags=["admin"],
-        summary="Delete a product",
+        summary="Delete an empty category",
     )
-    def delete_product(repository: Repository, product_id: ProductId) -> Response:
-        repository.delete(product_id)
-        return Response(status_code=204)
+    def delete_category(request: Request, key: IdempotencyKey, category_id: CategoryId) -> Response:
+        def work(uow: ProductUnitOfWork) -> tuple[None, None]:
+            usecases.delete_category(uow, category_id=category_id)
+            return None, None
+
+        return _keyed_write(request, key, None, 204, work)
 
     return app

@@ -2,36 +2,25 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from enum import StrEnum
 from typing import Any
 
+from mce.kit.contracts import PRODUCT_CREATED, PRODUCT_DELETED, PRODUCT_UPDATED, STOCK_MAX, ProductSort
+from mce.kit.errors import Conflict, Invalid, PreconditionRequired, problem
 from mce.kit.events import Event
+from mce.kit.money import format_amount
 
-PRODUCTS_TOPIC = "products"
-MAX_PRICE = Decimal("99999999.99")
-MAX_STOCK = 1_000_000_000
-NAME_MAX = 255
-DESCRIPTION_MAX = 5000
-CATEGORY_MAX = 64
-URL_MAX = 2048
+__all__ = ["ProductSort"]
 
-
-class ProductSort(StrEnum):
-    """Orders a product listing can take; every order ends with id so pages are stable."""
-
-    NEWEST = "newest"
-    NAME = "name"
-    PRICE_ASC = "price_asc"
-    PRICE_DESC = "price_desc"
-    ID = "id"
+# The fields an admin edits; stock is among them, but only with the version it was read at.
+EDITABLE_FIELDS = frozenset({"name", "description", "price", "stock", "category", "image_url"})
 
 
 @dataclass(frozen=True)
 class Product:
-    """A product as the catalog stores it."""
+    """A product as the catalog stores it; `category` is its category's name."""
 
     id: int
     name: str
@@ -46,17 +35,29 @@ class Product:
     version: int
 
     def to_json(self) -> dict[str, Any]:
-        """The product as events and APIs carry it: price as a 2-decimal number, times in ISO 8601."""
-        data = asdict(self)
-        data["price"] = float(self.price)
-        data["created_at"] = self.created_at.isoformat().replace("+00:00", "Z")
-        data["updated_at"] = self.updated_at.isoformat().replace("+00:00", "Z")
-        return data
+        """The product as APIs answer with it and events carry it: the price as an exact decimal string."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "description": self.description,
+            "price": format_amount(self.price),
+            "stock": self.stock,
+            "category": self.category,
+            "image_url": self.image_url,
+            "thumbnail_url": self.thumbnail_url,
+            "created_at": _iso(self.created_at),
+            "updated_at": _iso(self.updated_at),
+            "version": self.version,
+        }
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)
 class ProductFields:
-    """The editable fields of a product, already validated."""
+    """The editable fields of a new product, already validated; `category` is a category's name."""
 
     name: str
     description: str
@@ -64,27 +65,62 @@ class ProductFields:
     stock: int
     category: str
     image_url: str | None = None
-    thumbnail_url: str | None = None
 
 
-EDITABLE_FIELDS = frozenset(ProductFields.__dataclass_fields__)
+@dataclass(frozen=True)
+class Category:
+    """A managed category and how many products it holds."""
+
+    id: int
+    name: str
+    count: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        """The category as the API answers with it."""
+        return {"id": self.id, "name": self.name, "count": self.count}
+
+
+def check_changes(changes: dict[str, Any], expected_version: int | None) -> None:
+    """Refuse changes an admin may not make: unknown fields, or an absolute stock without the version it was read at."""
+    unknown = set(changes) - EDITABLE_FIELDS
+    if unknown:
+        raise Invalid(
+            f"cannot change {', '.join(sorted(unknown))}",
+            details=[problem(f, "cannot be changed") for f in sorted(unknown)],
+        )
+    if "stock" in changes and expected_version is None:
+        # An absolute stock written from a stale read would undo every sale since: make the edit conditional.
+        raise PreconditionRequired(
+            'changing stock needs the version you read (send "version"), or adjust it by a delta instead',
+            details=[problem("version", "required when stock is given")],
+        )
+
+
+def stock_after(product: Product, delta: int) -> int:
+    """The stock a delta leaves, or Conflict when it would go below zero or above the maximum."""
+    after = product.stock + delta
+    if after < 0:
+        raise Conflict(
+            f"only {product.stock} of product {product.id} in stock; cannot take {-delta}",
+            details=[problem("delta", f"only {product.stock} in stock")],
+        )
+    if after > STOCK_MAX:
+        raise Conflict(
+            f"stock of product {product.id} would exceed {STOCK_MAX}", details=[problem("delta", "too large")]
+        )
+    return after
 
 
 def product_created(product: Product) -> Event:
     """The event for a new product."""
-    return Event(type="ProductCreated", key=str(product.id), data=product.to_json())
+    return Event(type=PRODUCT_CREATED, key=str(product.id), data=product.to_json())
 
 
 def product_updated(product: Product) -> Event:
     """The event for a changed product, carrying its full new state."""
-    return Event(type="ProductUpdated", key=str(product.id), data=product.to_json())
+    return Event(type=PRODUCT_UPDATED, key=str(product.id), data=product.to_json())
 
 
 def product_deleted(product: Product) -> Event:
     """The event for a removed product; version is one past the last state so it supersedes it."""
-    return Event(type="ProductDeleted", key=str(product.id), data={"id": product.id, "version": product.version + 1})
-
-
-def normalise_category(raw: str) -> str:
-    """Collapse inner whitespace so 'Home  &  Kitchen' and 'Home & Kitchen' are one category."""
-    return " ".join(raw.split())
+    return Event(type=PRODUCT_DELETED, key=str(product.id), data={"id": product.id, "version": product.version + 1})

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from itertools import islice
 
-from mce.kit.db import make_engine, migrate
+from mce.kit.db import make_engine
+from mce.services.product import usecases
 from mce.services.product.domain import ProductFields
 from mce.services.product.settings import ProductSettings
-from mce.services.product.store.sql import SqlProductRepository
+from mce.services.product.store.sql import ProductUnitOfWork, SqlCatalogQueries
 from mce.services.product.store.tables import MIGRATIONS
 
 
@@ -351,18 +352,25 @@ BATCH = 1000
 
 
 def seed_demo_catalog(settings: ProductSettings, *, count: int, force: bool = False) -> int:
-    """Migrate, then add `count` generated products if the catalog is empty (or force); returns how many."""
-    url = settings.resolved_database_url()
-    migrate(url, MIGRATIONS)
+    """Migrate, then add the demo categories and `count` generated products if the catalog is empty (or force)."""
+    url = settings.resolved_url()
+    if not MIGRATIONS.is_current(url):
+        MIGRATIONS.apply(url)
     engine = make_engine(url)
     try:
-        repository = SqlProductRepository(engine)
-        if repository.count() and not force:
+        if SqlCatalogQueries(engine).count() and not force:
             return 0
+        with ProductUnitOfWork(engine) as uow:
+            for vocabulary in CATALOG:
+                if uow.categories.find(vocabulary.name) is None:
+                    usecases.create_category(uow, name=vocabulary.name)
         products = generate_catalog(count)
         added = 0
         while batch := list(islice(products, BATCH)):
-            added += repository.create_many(batch)
+            with ProductUnitOfWork(engine) as uow:
+                for fields in batch:
+                    usecases.create_product(uow, fields=fields)
+            added += len(batch)
         return added
     finally:
         engine.dispose()

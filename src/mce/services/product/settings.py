@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from pydantic import Field
 
-from mce.kit.settings import BaseServiceSettings
+from mce.kit.bus.factory import BusSettings
+from mce.kit.settings import DatabaseSettings
+
+DATABASE_NAME = "product"
 
 
-class ProductSettings(BaseServiceSettings):
+class ProductSettings(DatabaseSettings, BusSettings):
     """Where the catalog lives and who may change it."""
 
-    # SQLite under the data directory unless a URL (e.g. postgresql://...) is given.
-    database_url: str | None = None
-    bus: Literal["local"] = "local"
+    # Unset on a laptop: generated once under the data directory. Required in production.
     admin_token: str | None = None
-    # Production runs migrations as a separate job (`mce migrate product`) and sets this false.
-    migrate_on_start: bool = True
+    # Wrong admin tokens a client may present within the window before it gets 429.
+    auth_failure_limit: int = Field(default=10, ge=1, le=10_000)
+    auth_failure_window_s: float = Field(default=600.0, gt=0, le=86_400)
 
-    def resolved_database_url(self) -> str:
-        """The configured URL, or the embedded SQLite file."""
-        return self.database_url or f"sqlite:///{(self.data_dir / 'product.db').resolve()}"
+    def resolved_url(self) -> str:
+        """The configured database URL, or the embedded SQLite file <data dir>/product.db."""
+        return self.resolved_database_url(DATABASE_NAME)

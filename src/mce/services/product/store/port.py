@@ -1,44 +1,90 @@
-"""ProductRepository port: the catalog's storage, which stages a change event with every write."""
+"""The catalog's storage ports: repositories used inside a unit of work, and the queries that serve reads."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from mce.services.product.domain import Product, ProductFields, ProductSort
+from mce.services.product.domain import Category, Product, ProductFields, ProductSort
 
 
 class ProductRepository(ABC):
-    """Stores products; every write commits its event to the outbox in the same transaction."""
+    """Products inside one unit of work; nothing is visible to others until it commits."""
 
     @abstractmethod
-    def create(self, fields: ProductFields) -> Product:
-        """Insert a product at version 1 and stage ProductCreated."""
+    def add(self, fields: ProductFields, category_id: int, now: datetime) -> Product:
+        """Insert a product at version 1."""
 
     @abstractmethod
-    def create_many(self, batch: Sequence[ProductFields]) -> int:
-        """Insert many products in one transaction, staging one ProductCreated each; returns the count."""
+    def get(self, product_id: int, *, lock: bool = False) -> Product:
+        """The product as this transaction sees it (locked against other writers when asked); raises NotFound."""
+
+    @abstractmethod
+    def update(self, product_id: int, values: dict[str, Any], *, expected_version: int | None) -> Product:
+        """Set values and bump the version; NotFound, or Conflict when expected_version is not the current one."""
+
+    @abstractmethod
+    def change_stock(self, product_id: int, delta: int, *, reason: str, reference: str | None) -> Product | None:
+        """Move stock by delta, never below zero, and record why; None when the reference was already applied.
+
+        Raises NotFound, or Conflict when the stock would go below zero. The check and the change are one
+        conditional update, so concurrent changes can never oversell.
+        """
+
+    @abstractmethod
+    def remove(self, product_id: int) -> Product:
+        """Delete the product and return its last state; raises NotFound."""
+
+    @abstractmethod
+    def touch_category(self, category_id: int) -> list[Product]:
+        """Bump the version of every product in the category (its name changed); returns their new states."""
+
+
+class CategoryRepository(ABC):
+    """Managed categories inside one unit of work."""
+
+    @abstractmethod
+    def find(self, name: str) -> Category | None:
+        """The category with this name, whatever its case and spacing."""
+
+    @abstractmethod
+    def get(self, category_id: int) -> Category:
+        """The category with its product count; raises NotFound."""
+
+    @abstractmethod
+    def add(self, name: str, now: datetime) -> Category:
+        """A new category; raises Conflict when one with that name exists."""
+
+    @abstractmethod
+    def rename(self, category_id: int, name: str) -> Category:
+        """Give the category a new name; raises NotFound, or Conflict when another has that name."""
+
+    @abstractmethod
+    def remove(self, category_id: int) -> None:
+        """Delete an empty category; raises NotFound, or Conflict while products are in it."""
+
+
+class CatalogQueries(ABC):
+    """Reads of the committed catalog."""
+
+    @abstractmethod
+    def page(
+        self, *, category: str | None, sort: ProductSort, limit: int, offset: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        """A page of products as JSON-ready dicts in the given order, and how many match in all."""
 
     @abstractmethod
     def get(self, product_id: int) -> Product:
-        """The product; raises NotFound."""
+        """One product; raises NotFound."""
 
     @abstractmethod
-    def update(self, product_id: int, changes: dict[str, Any], *, expected_version: int | None = None) -> Product:
-        """Apply changes, bump the version, stage ProductUpdated; raises NotFound, or Conflict on a stale version."""
-
-    @abstractmethod
-    def delete(self, product_id: int) -> None:
-        """Remove the product and stage ProductDeleted; raises NotFound."""
-
-    @abstractmethod
-    def list(self, *, category: str | None, sort: ProductSort, limit: int, offset: int) -> tuple[list[Product], int]:
-        """A page of products in the given order, and how many match in all."""
-
-    @abstractmethod
-    def categories(self) -> list[tuple[str, int]]:
+    def categories(self) -> list[Category]:
         """Every category with its product count, by name."""
+
+    @abstractmethod
+    def category(self, category_id: int) -> Category:
+        """One category with its product count; raises NotFound."""
 
     @abstractmethod
     def count(self) -> int:

@@ -1,160 +1,297 @@
-"""ProductRepository on SQLAlchemy: SQLite embedded, PostgreSQL in production."""
+"""The catalog on SQLAlchemy: SQLite embedded, PostgreSQL in production."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
-from dataclasses import asdict
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, Row, delete, func, insert, select, text, update
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError, OperationalError
 
-from mce.kit.errors import Conflict, Invalid, NotFound, Unavailable
-from mce.kit.outbox import add_to_outbox
-from mce.services.product.domain import (
-    EDITABLE_FIELDS,
-    PRODUCTS_TOPIC,
-    Product,
-    ProductFields,
-    ProductSort,
-    product_created,
-    product_deleted,
-    product_updated,
+from mce.kit.contracts import category_key
+from mce.kit.db import translated_errors
+from mce.kit.errors import Conflict, NotFound, problem
+from mce.kit.money import format_amount
+from mce.kit.uow import SqlUnitOfWork
+from mce.services.product.domain import Category, Product, ProductFields, ProductSort, stock_after
+from mce.services.product.store.port import CatalogQueries, CategoryRepository, ProductRepository
+from mce.services.product.store.tables import (
+    categories,
+    idempotency_keys,
+    outbox,
+    products,
+    stock_movements,
 )
-from mce.services.product.store.port import ProductRepository
-from mce.services.product.store.tables import outbox, products
+
+WHAT = "product database"
+
+_COLUMNS = (
+    products.c.id,
+    products.c.name,
+    products.c.description,
+    products.c.price,
+    products.c.stock,
+    categories.c.name.label("category"),
+    products.c.image_url,
+    products.c.thumbnail_url,
+    products.c.created_at,
+    products.c.updated_at,
+    products.c.version,
+)
+_JOINED = products.join(categories, products.c.category_id == categories.c.id)
 
 _ORDER = {
-    ProductSort.NEWEST: (products.c.created_at.desc(), products.c.id.desc()),
-    ProductSort.NAME: (products.c.name.asc(), products.c.id.asc()),
-    ProductSort.PRICE_ASC: (products.c.price.asc(), products.c.id.asc()),
-    ProductSort.PRICE_DESC: (products.c.price.desc(), products.c.id.desc()),
-    ProductSort.ID: (products.c.id.asc(),),
+    "newest": (products.c.created_at.desc(), products.c.id.desc()),
+    "name": (products.c.name.asc(), products.c.id.asc()),
+    "price_asc": (products.c.price.asc(), products.c.id.asc()),
+    "price_desc": (products.c.price.desc(), products.c.id.desc()),
+    "id": (products.c.id.asc(),),
 }
 
 
-def _to_product(row: Row) -> Product:
+def _product(row: Row) -> Product:
     """A stored row as the domain's Product."""
     return Product(**row._mapping)
 
 
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def _row_json(row: Row) -> dict[str, Any]:
+    """A stored row straight to its JSON form, without building a Product on the hot listing path."""
+    return {
+        "id": row.id,
+        "name": row.name,
+        "description": row.description,
+        "price": format_amount(row.price),
+        "stock": row.stock,
+        "category": row.category,
+        "image_url": row.image_url,
+        "thumbnail_url": row.thumbnail_url,
+        "created_at": _iso(row.created_at),
+        "updated_at": _iso(row.updated_at),
+        "version": row.version,
+    }
+
+
 class SqlProductRepository(ProductRepository):
-    """Products and their outbox in one database, so a change and its event commit together."""
+    """Products on one transaction's connection."""
 
-    def __init__(self, engine: Engine, *, on_commit: Callable[[], None] | None = None) -> None:
-        self.engine = engine
-        # Lets the outbox relay publish at once instead of at its next poll.
-        self.on_commit = on_commit or (lambda: None)
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
 
-    def create(self, fields: ProductFields) -> Product:
-        with self._write() as conn:
-            product = self._insert(conn, fields, datetime.now(UTC))
-        self.on_commit()
-        return product
+    def add(self, fields: ProductFields, category_id: int, now: datetime) -> Product:
+        values = {
+            "name": fields.name,
+            "description": fields.description,
+            "price": fields.price,
+            "stock": fields.stock,
+            "category_id": category_id,
+            "image_url": fields.image_url,
+            "created_at": now,
+            "updated_at": now,
+            "version": 1,
+        }
+        product_id = self.conn.execute(insert(products).values(**values).returning(products.c.id)).scalar_one()
+        return self.get(product_id)
 
-    def create_many(self, batch: Sequence[ProductFields]) -> int:
-        now = datetime.now(UTC)
-        with self._write() as conn:
-            for fields in batch:
-                self._insert(conn, fields, now)
-        self.on_commit()
-        return len(batch)
-
-    def get(self, product_id: int) -> Product:
-        with self._read() as conn:
-            row = conn.execute(select(products).where(products.c.id == product_id)).first()
+    def get(self, product_id: int, *, lock: bool = False) -> Product:
+        query = select(*_COLUMNS).select_from(_JOINED).where(products.c.id == product_id)
+        if lock:
+            # On PostgreSQL concurrent writers of one product queue here; SQLite has one writer at a time anyway.
+            query = query.with_for_update(of=products)
+        row = self.conn.execute(query).first()
         if row is None:
             raise NotFound(f"product {product_id} not found")
-        return _to_product(row)
+        return _product(row)
 
-    def update(self, product_id: int, changes: dict[str, Any], *, expected_version: int | None = None) -> Product:
-        unknown = set(changes) - EDITABLE_FIELDS
-        if unknown:
-            raise Invalid(f"cannot change {', '.join(sorted(unknown))}")
-        with self._write() as conn:
-            guard = products.c.id == product_id
-            if expected_version is not None:
-                guard &= products.c.version == expected_version
-            # The version bump in the same UPDATE is what makes concurrent edits serialise.
-            row = conn.execute(
-                update(products)
-                .where(guard)
-                .values(**changes, version=products.c.version + 1, updated_at=datetime.now(UTC))
-                .returning(*products.c)
-            ).first()
-            if row is None:
-                current = conn.execute(select(products.c.version).where(products.c.id == product_id)).scalar()
-                if current is None:
-                    raise NotFound(f"product {product_id} not found")
-                raise Conflict(
-                    f"product {product_id} is at version {current}, not {expected_version}; reload and retry",
-                    details={"current_version": current},
+    def update(self, product_id: int, values: dict[str, Any], *, expected_version: int | None) -> Product:
+        guard = products.c.id == product_id
+        if expected_version is not None:
+            guard &= products.c.version == expected_version
+        # The version bump in the same UPDATE is what makes concurrent edits serialise.
+        changed = self.conn.execute(
+            update(products)
+            .where(guard)
+            .values(**values, version=products.c.version + 1, updated_at=datetime.now(UTC))
+            .returning(products.c.id)
+        ).first()
+        if changed is None:
+            current = self.conn.execute(select(products.c.version).where(products.c.id == product_id)).scalar()
+            if current is None:
+                raise NotFound(f"product {product_id} not found")
+            raise Conflict(
+                f"product {product_id} is at version {current}, not {expected_version}; reload and retry",
+                details=[problem("version", f"the product is now at version {current}")],
+            )
+        return self.get(product_id)
+
+    def change_stock(self, product_id: int, delta: int, *, reason: str, reference: str | None) -> Product | None:
+        product = self.get(product_id, lock=True)
+        if reference is not None:
+            done = self.conn.execute(
+                select(stock_movements.c.id).where(
+                    stock_movements.c.product_id == product_id, stock_movements.c.reference == reference
                 )
-            product = _to_product(row)
-            add_to_outbox(conn, outbox, PRODUCTS_TOPIC, product_updated(product))
-        self.on_commit()
+            ).first()
+            if done is not None:
+                return None
+        after = stock_after(product, delta)
+        # Conditional as well as locked: the database itself refuses to go below zero.
+        changed = self.conn.execute(
+            update(products)
+            .where(products.c.id == product_id, products.c.stock + delta >= 0)
+            .values(stock=products.c.stock + delta, version=products.c.version + 1, updated_at=datetime.now(UTC))
+            .returning(products.c.stock)
+        ).first()
+        if changed is None:
+            raise Conflict(f"not enough of product {product_id} in stock", details=[problem("delta", "not enough")])
+        self.conn.execute(
+            insert(stock_movements).values(
+                product_id=product_id,
+                delta=delta,
+                stock_after=after,
+                reason=reason,
+                reference=reference,
+                created_at=datetime.now(UTC),
+            )
+        )
+        return self.get(product_id)
+
+    def remove(self, product_id: int) -> Product:
+        product = self.get(product_id, lock=True)
+        self.conn.execute(delete(products).where(products.c.id == product_id))
         return product
 
-    def delete(self, product_id: int) -> None:
-        with self._write() as conn:
-            row = conn.execute(delete(products).where(products.c.id == product_id).returning(*products.c)).first()
-            if row is None:
-                raise NotFound(f"product {product_id} not found")
-            add_to_outbox(conn, outbox, PRODUCTS_TOPIC, product_deleted(_to_product(row)))
-        self.on_commit()
+    def touch_category(self, category_id: int) -> list[Product]:
+        self.conn.execute(
+            update(products)
+            .where(products.c.category_id == category_id)
+            .values(version=products.c.version + 1, updated_at=datetime.now(UTC))
+        )
+        rows = self.conn.execute(
+            select(*_COLUMNS).select_from(_JOINED).where(products.c.category_id == category_id).order_by(products.c.id)
+        ).all()
+        return [_product(row) for row in rows]
 
-    def list(self, *, category: str | None, sort: ProductSort, limit: int, offset: int) -> tuple[list[Product], int]:
-        page = select(products)
+
+class SqlCategoryRepository(CategoryRepository):
+    """Categories on one transaction's connection."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def find(self, name: str) -> Category | None:
+        row = self.conn.execute(
+            select(categories.c.id, categories.c.name).where(categories.c.name_key == category_key(name))
+        ).first()
+        return None if row is None else Category(row.id, row.name)
+
+    def get(self, category_id: int) -> Category:
+        row = self.conn.execute(
+            select(categories.c.id, categories.c.name).where(categories.c.id == category_id)
+        ).first()
+        if row is None:
+            raise NotFound(f"category {category_id} not found")
+        count = self.conn.execute(
+            select(func.count()).select_from(products).where(products.c.category_id == category_id)
+        ).scalar_one()
+        return Category(row.id, row.name, count)
+
+    def add(self, name: str, now: datetime) -> Category:
+        self._refuse_taken(name, None)
+        category_id = self.conn.execute(
+            insert(categories).values(name=name, name_key=category_key(name), created_at=now).returning(categories.c.id)
+        ).scalar_one()
+        return Category(category_id, name, 0)
+
+    def rename(self, category_id: int, name: str) -> Category:
+        self.get(category_id)
+        self._refuse_taken(name, category_id)
+        self.conn.execute(
+            update(categories).where(categories.c.id == category_id).values(name=name, name_key=category_key(name))
+        )
+        return self.get(category_id)
+
+    def remove(self, category_id: int) -> None:
+        category = self.get(category_id)
+        if category.count:
+            raise Conflict(
+                f"category {category.name!r} still holds {category.count} products; move or delete them first",
+                details=[problem("", f"{category.count} products are in it")],
+            )
+        self.conn.execute(delete(categories).where(categories.c.id == category_id))
+
+    def _refuse_taken(self, name: str, own_id: int | None) -> None:
+        """Conflict when another category already has this name, whatever its case."""
+        taken = self.find(name)
+        if taken is not None and taken.id != own_id:
+            raise Conflict(
+                f"a category named {taken.name!r} already exists", details=[problem("name", "already in use")]
+            )
+
+
+class ProductUnitOfWork(SqlUnitOfWork):
+    """The product database's unit of work: products, categories, outbox and idempotency keys in one transaction."""
+
+    products: SqlProductRepository
+    categories: SqlCategoryRepository
+
+    def __init__(self, engine: Engine, *, on_commit: Callable[[], None] = lambda: None) -> None:
+        super().__init__(engine, what=WHAT, outbox=outbox, idempotency_table=idempotency_keys, on_commit=on_commit)
+
+    def _open(self, conn: Connection) -> None:
+        self.products = SqlProductRepository(conn)
+        self.categories = SqlCategoryRepository(conn)
+
+
+class SqlCatalogQueries(CatalogQueries):
+    """Reads on pooled connections; each read sees one committed state."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def page(
+        self, *, category: str | None, sort: ProductSort, limit: int, offset: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        page = select(*_COLUMNS).select_from(_JOINED)
         total = select(func.count()).select_from(products)
         if category is not None:
-            page = page.where(products.c.category == category)
-            total = total.where(products.c.category == category)
-        with self._read() as conn:
+            key = category_key(category)
+            page = page.where(categories.c.name_key == key)
+            total = total.select_from(_JOINED).where(categories.c.name_key == key)
+        with translated_errors(WHAT), self.engine.connect() as conn:
             rows = conn.execute(page.order_by(*_ORDER[sort]).limit(limit).offset(offset)).all()
             count = conn.execute(total).scalar_one()
-        return [_to_product(row) for row in rows], count
+        return [_row_json(row) for row in rows], count
 
-    def categories(self) -> list[tuple[str, int]]:
-        query = select(products.c.category, func.count()).group_by(products.c.category).order_by(products.c.category)
-        with self._read() as conn:
-            return [(name, count) for name, count in conn.execute(query).all()]
+    def get(self, product_id: int) -> Product:
+        with translated_errors(WHAT), self.engine.connect() as conn:
+            row = conn.execute(select(*_COLUMNS).select_from(_JOINED).where(products.c.id == product_id)).first()
+        if row is None:
+            raise NotFound(f"product {product_id} not found")
+        return _product(row)
+
+    def categories(self) -> list[Category]:
+        counts = (
+            select(categories.c.id, categories.c.name, func.count(products.c.id).label("count"))
+            .select_from(categories.outerjoin(products, products.c.category_id == categories.c.id))
+            .group_by(categories.c.id, categories.c.name)
+            .order_by(categories.c.name_key)
+        )
+        with translated_errors(WHAT), self.engine.connect() as conn:
+            return [Category(row.id, row.name, row.count) for row in conn.execute(counts).all()]
+
+    def category(self, category_id: int) -> Category:
+        with translated_errors(WHAT), self.engine.connect() as conn:
+            return SqlCategoryRepository(conn).get(category_id)
 
     def count(self) -> int:
-        with self._read() as conn:
+        with translated_errors(WHAT), self.engine.connect() as conn:
             return conn.execute(select(func.count()).select_from(products)).scalar_one()
 
     def ping(self) -> None:
-        with self._read() as conn:
+        with translated_errors(WHAT), self.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
-
-    def _insert(self, conn: Connection, fields: ProductFields, now: datetime) -> Product:
-        """Insert one product and stage its event on the given connection."""
-        row = conn.execute(
-            insert(products).values(**asdict(fields), created_at=now, updated_at=now, version=1).returning(*products.c)
-        ).first()
-        product = _to_product(row)
-        add_to_outbox(conn, outbox, PRODUCTS_TOPIC, product_created(product))
-        return product
-
-    def _write(self) -> AbstractContextManager[Connection]:
-        """A transaction whose driver errors become domain errors."""
-        return _translated(self.engine.begin)
-
-    def _read(self) -> AbstractContextManager[Connection]:
-        """A connection whose driver errors become domain errors."""
-        return _translated(self.engine.connect)
-
-
-@contextmanager
-def _translated(open_connection: Callable[[], AbstractContextManager[Connection]]) -> Iterator[Connection]:
-    """Turn constraint violations into Conflict and lost connections into Unavailable."""
-    try:
-        with open_connection() as conn:
-            yield conn
-    except IntegrityError as exc:
-        raise Conflict("the change breaks a catalog rule (stock and price must not be negative)") from exc
-    except OperationalError as exc:
-        raise Unavailable(f"product database unavailable: {type(exc.orig).__name__}") from exc

@@ -7,10 +7,12 @@ from decimal import Decimal
 from pathlib import Path
 
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     Column,
     DateTime,
     Dialect,
+    ForeignKey,
     Index,
     Integer,
     MetaData,
@@ -18,14 +20,16 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.types import TypeDecorator
 
-from mce.kit.outbox import outbox_table
+from mce.kit.db import Migrations
+from mce.kit.idempotency import idempotency_table
+from mce.kit.money import CENTS
+from mce.kit.outbox import outbox_lease_table, outbox_table
 
-CENTS = Decimal("0.01")
-# The Alembic scripts that create these tables.
-MIGRATIONS = Path(__file__).parent.parent / "migrations"
+MIGRATIONS = Migrations(Path(__file__).parent.parent / "migrations", "alembic_version_product")
 
 
 class Money(TypeDecorator):
@@ -72,6 +76,18 @@ class UtcDateTime(TypeDecorator):
 
 metadata = MetaData()
 
+categories = Table(
+    "categories",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False),
+    # The name case- and space-folded: two spellings of one category cannot both exist.
+    Column("name_key", String(64), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("name_key", name="categories_name_key_unique"),
+    sqlite_autoincrement=True,
+)
+
 products = Table(
     "products",
     metadata,
@@ -80,7 +96,7 @@ products = Table(
     Column("description", Text, nullable=False, server_default=""),
     Column("price", Money, nullable=False),
     Column("stock", Integer, nullable=False, server_default="0"),
-    Column("category", String(64), nullable=False),
+    Column("category_id", Integer, ForeignKey("categories.id", name="products_category_fk"), nullable=False),
     Column("image_url", String(2048), nullable=True),
     Column("thumbnail_url", String(2048), nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
@@ -91,10 +107,28 @@ products = Table(
     # Ids are never reused, so a late event about a deleted product cannot hit a new one.
     sqlite_autoincrement=True,
 )
-Index("products_by_category_newest", products.c.category, products.c.created_at, products.c.id)
+Index("products_by_category_newest", products.c.category_id, products.c.created_at, products.c.id)
 Index("products_by_newest", products.c.created_at, products.c.id)
-Index("products_by_category_price", products.c.category, products.c.price, products.c.id)
+Index("products_by_category_price", products.c.category_id, products.c.price, products.c.id)
 Index("products_by_price", products.c.price, products.c.id)
 Index("products_by_name", products.c.name, products.c.id)
+Index("products_by_category_name", products.c.category_id, products.c.name, products.c.id)
+
+# Every change of stock, with why; a reference (e.g. an order's reservation) makes a retried change apply once.
+stock_movements = Table(
+    "stock_movements",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("product_id", Integer, nullable=False),
+    Column("delta", Integer, nullable=False),
+    Column("stock_after", Integer, nullable=False),
+    Column("reason", String(200), nullable=False),
+    Column("reference", String(200), nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("product_id", "reference", name="stock_movements_reference_once"),
+)
+Index("stock_movements_by_product", stock_movements.c.product_id, stock_movements.c.id)
 
 outbox = outbox_table(metadata)
+outbox_lease = outbox_lease_table(metadata)
+idempotency_keys = idempotency_table(metadata)

@@ -1,0 +1,209 @@
+"""The wire contracts more than one service reads: limits, ids, text rules, product and category payloads, pages.
+
+The product service, the gateway, search and the tests' fakes all validate with these, so none of them can accept
+what another refuses. Pure pydantic: no I/O.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal, get_args
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from mce.kit.money import Money
+
+# Ids and versions are 32-bit integers in PostgreSQL.
+MAX_ID = 2**31 - 1
+NAME_MAX = 255
+DESCRIPTION_MAX = 5000
+CATEGORY_MAX = 64
+URL_MAX = 2048
+QUERY_MAX = 200
+STOCK_MAX = 1_000_000_000
+STOCK_DELTA_MAX = 1_000_000
+REASON_MAX = 200
+PAGE_LIMIT_DEFAULT = 20
+PAGE_LIMIT_MAX = 100
+# offset + limit stays within 10,000: the deepest result window a search engine serves (OpenSearch's
+# max_result_window), and deeper than anyone pages a listing.
+MAX_OFFSET = 10_000 - PAGE_LIMIT_MAX
+
+PRODUCTS_TOPIC = "products"
+PRODUCT_CREATED, PRODUCT_UPDATED, PRODUCT_DELETED = "ProductCreated", "ProductUpdated", "ProductDeleted"
+
+ProductSort = Literal["newest", "name", "price_asc", "price_desc", "id"]
+SearchSort = Literal["relevance", "price_asc", "price_desc"]
+PRODUCT_SORTS: tuple[str, ...] = get_args(ProductSort)
+SEARCH_SORTS: tuple[str, ...] = get_args(SearchSort)
+
+
+def no_control_chars(value: str) -> str:
+    """Refuse control characters other than line breaks and tabs; they only ever arrive by mistake or malice."""
+    if any((ord(ch) < 32 and ch not in "\n\r\t") or ord(ch) == 127 for ch in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+def single_line(value: str) -> str:
+    """One line of text with inner whitespace collapsed, never blank."""
+    value = no_control_chars(" ".join(value.split()))
+    if not value:
+        raise ValueError("must not be blank")
+    return value
+
+
+def web_address(value: str | None) -> str | None:
+    """An absolute http(s) URL or a path on this site; empty means none."""
+    if value is None or value == "":
+        return None
+    if not value.startswith(("http://", "https://", "/")) or value.startswith("//") or any(c.isspace() for c in value):
+        raise ValueError("must be an http(s) URL or a path starting with /")
+    return no_control_chars(value)
+
+
+Id = Annotated[int, Field(strict=True, ge=1, le=MAX_ID)]
+Version = Annotated[int, Field(strict=True, ge=1, le=MAX_ID)]
+Stock = Annotated[int, Field(strict=True, ge=0, le=STOCK_MAX)]
+StockDelta = Annotated[int, Field(strict=True, ge=-STOCK_DELTA_MAX, le=STOCK_DELTA_MAX)]
+Name = Annotated[str, Field(min_length=1, max_length=NAME_MAX), AfterValidator(single_line)]
+Description = Annotated[str, Field(max_length=DESCRIPTION_MAX), AfterValidator(no_control_chars)]
+CategoryName = Annotated[str, Field(min_length=1, max_length=CATEGORY_MAX), AfterValidator(single_line)]
+ImageUrl = Annotated[str | None, Field(max_length=URL_MAX), AfterValidator(web_address)]
+Reason = Annotated[str, Field(min_length=1, max_length=REASON_MAX), AfterValidator(single_line)]
+Limit = Annotated[int, Field(ge=1, le=PAGE_LIMIT_MAX)]
+Offset = Annotated[int, Field(ge=0, le=MAX_OFFSET)]
+
+
+def category_key(name: str) -> str:
+    """The form two category names share when they are the same category: case and spacing ignored."""
+    return " ".join(name.split()).casefold()
+
+
+class ProductCreate(BaseModel):
+    """A new product, as an admin sends it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name
+    description: Description = ""
+    price: Money
+    stock: Stock = 0
+    category: CategoryName
+    image_url: ImageUrl = None
+
+
+class ProductUpdate(BaseModel):
+    """Fields to change; absent ones keep their value. `version` must be the current one when given; changing
+    `stock` requires it, since an absolute stock written from a stale read would undo sales."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name | None = None
+    description: Description | None = None
+    price: Money | None = None
+    stock: Stock | None = None
+    category: CategoryName | None = None
+    image_url: ImageUrl = None
+    version: Version | None = None
+
+    def changes(self) -> dict[str, Any]:
+        """The fields the caller set, without the version guard; a null image_url clears the image."""
+        given = {name: getattr(self, name) for name in self.model_fields_set if name != "version"}
+        nulls = sorted(name for name, value in given.items() if value is None and name != "image_url")
+        if nulls:
+            raise ValueError(f"{', '.join(nulls)} cannot be null")
+        return given
+
+
+class StockAdjustment(BaseModel):
+    """Stock moved by a delta, with the reason it moved; `reference` makes a retried adjustment apply once."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    delta: StockDelta
+    reason: Reason
+    reference: Annotated[str, Field(min_length=1, max_length=REASON_MAX), AfterValidator(single_line)] | None = None
+
+
+class ProductPayload(BaseModel):
+    """A product as APIs answer with it and as product events carry it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    name: str
+    description: str
+    price: Money
+    stock: int
+    category: str
+    image_url: str | None = None
+    thumbnail_url: str | None = None
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+
+class ProductDeletedPayload(BaseModel):
+    """A deleted product: its id and the version its deletion is, one past its last state."""
+
+    id: int
+    version: int
+
+
+class ProductPage(BaseModel):
+    """One page of a product listing and how many products match in all."""
+
+    items: list[ProductPayload]
+    total: int
+    limit: int
+    offset: int
+
+
+class CategoryCreate(BaseModel):
+    """A new category."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: CategoryName
+
+
+class CategoryRename(BaseModel):
+    """A category's new name."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: CategoryName
+
+
+class CategoryPayload(BaseModel):
+    """A category and how many products it holds."""
+
+    id: int
+    name: str
+    count: int
+
+
+class CategoryList(BaseModel):
+    """Every category, by name."""
+
+    items: list[CategoryPayload]
+
+
+class SearchFacets(BaseModel):
+    """Counts that help narrow a search."""
+
+    category: dict[str, int] = Field(
+        description="Matching products per category, counted without the category filter so every choice shows"
+    )
+
+
+class SearchResults(BaseModel):
+    """One page of search hits; `hint` says why a query found nothing before it was run, e.g. only stop words."""
+
+    items: list[ProductPayload]
+    total: int = Field(description="How many products match, across all pages")
+    facets: SearchFacets
+    limit: int
+    offset: int
+    hint: str | None = None

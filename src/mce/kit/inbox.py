@@ -1,0 +1,49 @@
+"""The inbox: which events a consumer group has already applied, recorded in the same transaction as their effects.
+
+Delivery is at least once (a relay or a consumer may crash between doing and recording); the inbox makes the
+effects exactly once: an event whose `(group, event_id)` row exists is skipped.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Column, DateTime, MetaData, PrimaryKeyConstraint, String, Table, delete
+from sqlalchemy.dialects.postgresql import insert as postgres_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection
+
+from mce.kit.events import Event
+
+
+def inbox_table(metadata: MetaData) -> Table:
+    """The inbox table a consuming service declares in its own metadata and migrations."""
+    return Table(
+        "inbox",
+        metadata,
+        Column("consumer_group", String(200), nullable=False),
+        Column("event_id", String(64), nullable=False),
+        Column("processed_at", DateTime(timezone=True), nullable=False, index=True),
+        PrimaryKeyConstraint("consumer_group", "event_id", name="inbox_pk"),
+    )
+
+
+def first_delivery(conn: Connection, table: Table, group: str, event: Event) -> bool:
+    """Record that the group applies this event now; False when it already has, so its effects must be skipped.
+
+    On PostgreSQL a concurrent twin waits on the primary key until this transaction ends, then finds the row.
+    """
+    insert = postgres_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        insert(table)
+        .values(consumer_group=group, event_id=event.event_id, processed_at=datetime.now(UTC))
+        .on_conflict_do_nothing(index_elements=["consumer_group", "event_id"])
+        .returning(table.c.event_id)
+    )
+    # RETURNING, not rowcount: drivers disagree on rowcount for an INSERT that did nothing.
+    return conn.execute(statement).first() is not None
+
+
+def purge_inbox(conn: Connection, table: Table, older_than: timedelta = timedelta(days=7)) -> int:
+    """Forget events applied longer ago than any redelivery can come (the bus keeps events for less)."""
+    return conn.execute(delete(table).where(table.c.processed_at < datetime.now(UTC) - older_than)).rowcount
