@@ -23,7 +23,7 @@ def log_in(client, token: str = ADMIN_TOKEN, next_path: str = "/admin"):
 @pytest.fixture
 def catalog() -> FakeCatalog:
     catalog = FakeCatalog()
-    catalog.add("Mug", price=8.5, stock=40, category="Home")
+    catalog.add("Mug", price="8.50", stock=40, category="Home")
     return catalog
 
 
@@ -107,7 +107,7 @@ def test_creating_a_product_posts_it_with_the_admin_token(admin, catalog):
     assert call.body == {
         "name": "Desk Lamp",
         "description": "Warm light.",
-        "price": 59.99,
+        "price": "59.99",
         "stock": 12,
         "category": "Home",
     }
@@ -119,7 +119,7 @@ def test_the_catalogs_validation_errors_show_next_to_the_fields_with_the_input_k
     response = admin.post("/admin/products/new", data={**PRODUCT_FORM, "name": " ", "csrf_token": csrf})
     assert response.status_code == 422
     assert 'data-testid="error-name">String should have at least 1 character<' in response.text
-    assert 'name="price" type="number" value="59.99"' in response.text
+    assert 'name="price" type="text" value="59.99"' in response.text
     assert "Warm light.</textarea>" in response.text
 
 
@@ -147,7 +147,7 @@ def test_a_csrf_token_from_another_session_is_forbidden(admin, catalog, tmp_path
 def test_the_edit_form_is_filled_and_carries_the_version(admin):
     html = admin.get("/admin/products/1/edit").text
     assert 'name="name" type="text" value="Mug"' in html
-    assert 'name="price" type="number" value="8.50"' in html
+    assert 'name="price" type="text" value="8.50"' in html
     assert '<input type="hidden" name="version" value="1">' in html
 
 
@@ -207,3 +207,128 @@ def test_rotating_the_admin_token_ends_existing_admin_sessions(admin):
     assert admin.get("/admin", follow_redirects=False).status_code == 200
     admin.app.state.secrets = dataclasses.replace(admin.app.state.secrets, admin_token="rotated")
     assert admin.get("/admin", follow_redirects=False).status_code == 303
+
+
+def test_a_price_written_with_a_decimal_comma_is_refused_with_a_message(admin, catalog):
+    csrf = csrf_in(admin.get("/admin/products/new").text)
+    response = admin.post("/admin/products/new", data={**PRODUCT_FORM, "price": "1,50", "csrf_token": csrf})
+    assert response.status_code == 422
+    assert "Use a dot for cents" in response.text
+    assert catalog.calls_to("POST", "/products") == []
+
+
+def test_a_price_with_thousands_separators_and_a_dollar_sign_is_read_exactly(admin, catalog):
+    csrf = csrf_in(admin.get("/admin/products/new").text)
+    admin.post("/admin/products/new", data={**PRODUCT_FORM, "price": "$1,299.50", "csrf_token": csrf})
+    (call,) = catalog.calls_to("POST", "/products")
+    assert call.body["price"] == "1299.50"
+
+
+def test_a_form_submitted_twice_creates_one_product(admin, catalog):
+    html = admin.get("/admin/products/new").text
+    key = re.search(r'name="idempotency_key" value="([^"]+)"', html).group(1)
+    form = {**PRODUCT_FORM, "csrf_token": csrf_in(html), "idempotency_key": key}
+    admin.post("/admin/products/new", data=form, follow_redirects=False)
+    admin.post("/admin/products/new", data=form, follow_redirects=False)
+    assert [p["name"] for p in catalog.products.values()].count("Desk Lamp") == 1
+    assert {c.headers["idempotency-key"] for c in catalog.calls_to("POST", "/products")} == {key}
+
+
+def test_the_product_form_offers_only_managed_categories(admin, catalog):
+    catalog.add_category("Garden")
+    html = admin.get("/admin/products/new").text
+    assert re.findall(r'<option value="([^"]*)"', html) == ["", "Garden", "Home"]
+
+
+def test_stock_is_adjusted_by_a_delta_with_a_reason(admin, catalog):
+    csrf = csrf_in(admin.get("/admin/products/1/edit").text)
+    response = admin.post("/admin/products/1/stock", data={"csrf_token": csrf, "delta": "-5", "reason": "Broken"})
+    assert "Stock is now 35." in response.text
+    assert catalog.products[1]["stock"] == 35
+    refused = admin.post("/admin/products/1/stock", data={"csrf_token": csrf, "delta": "-99", "reason": "Lost"})
+    assert "Only 35 of product 1 in stock" in refused.text
+    assert catalog.products[1]["stock"] == 35
+
+
+def test_an_admin_adds_renames_and_deletes_categories(admin, catalog):
+    html = admin.get("/admin/categories").text
+    assert 'data-testid="admin-category-row"' in html
+    csrf = csrf_in(html)
+    admin.post("/admin/categories/new", data={"csrf_token": csrf, "name": "Garden"})
+    assert "Garden" in catalog.categories.values()
+    duplicate = admin.post("/admin/categories/new", data={"csrf_token": csrf, "name": "garden"})
+    assert "already exists" in duplicate.text
+    garden = next(i for i, name in catalog.categories.items() if name == "Garden")
+    admin.post(f"/admin/categories/{garden}/rename", data={"csrf_token": csrf, "name": "Yard"})
+    assert catalog.categories[garden] == "Yard"
+    admin.post(f"/admin/categories/{garden}/delete", data={"csrf_token": csrf})
+    assert garden not in catalog.categories
+    home = next(i for i, name in catalog.categories.items() if name == "Home")
+    refused = admin.post(f"/admin/categories/{home}/delete", data={"csrf_token": csrf})
+    assert "still holds 1 product;" in refused.text and home in catalog.categories
+
+
+def test_a_cookie_saved_before_signing_out_is_refused_afterwards(admin, catalog):
+    saved = admin.cookies.get("mce_session")
+    csrf = csrf_in(admin.get("/admin").text)
+    admin.post("/admin/logout", data={"csrf_token": csrf}, follow_redirects=False)
+    admin.cookies.clear()
+    admin.cookies.set("mce_session", saved)
+    assert admin.get("/admin", follow_redirects=False).status_code == 303
+    replayed = admin.post("/admin/products/1/delete", data={"csrf_token": csrf}, follow_redirects=False)
+    assert replayed.status_code in (303, 403)
+    assert 1 in catalog.products
+
+
+def test_signing_in_gives_the_session_a_new_token(client):
+    before = client.get("/admin/login")
+    anonymous = before.cookies.get("mce_session")
+    assert anonymous
+    log_in(client)
+    assert client.cookies.get("mce_session") != anonymous
+
+
+def test_the_session_cookie_is_http_only_and_same_site(client):
+    cookie = client.get("/admin/login").headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=lax" in cookie and "max-age=" in cookie
+
+
+def test_an_admin_sign_in_lapses_when_unused(admin, monkeypatch):
+    import mce.services.frontend.sessions as sessions
+
+    real_time = sessions.time.time
+    assert admin.get("/admin", follow_redirects=False).status_code == 200
+    monkeypatch.setattr(sessions.time, "time", lambda: real_time() + 31 * 60)
+    assert admin.get("/admin", follow_redirects=False).status_code == 303
+
+
+def test_a_session_ends_when_unused_for_its_idle_time(tmp_path, catalog):
+    from datetime import timedelta
+
+    import mce.services.frontend.sessions as sessions
+
+    with frontend_client(tmp_path, catalog, session_idle_s=120) as client:
+        log_in(client)
+        assert client.get("/admin", follow_redirects=False).status_code == 200
+        real_now = sessions.datetime.now
+
+        class Later:
+            @staticmethod
+            def now(tz=None):
+                return real_now(tz) + timedelta(seconds=121)
+
+        sessions.datetime, saved = Later, sessions.datetime
+        try:
+            assert client.get("/admin", follow_redirects=False).status_code == 303
+        finally:
+            sessions.datetime = saved
+
+
+def test_repeated_wrong_tokens_at_the_login_form_get_429_with_retry_after(tmp_path, catalog):
+    with frontend_client(tmp_path, catalog, auth_failure_limit=3) as client:
+        for _ in range(3):
+            assert log_in(client, token="guess").status_code == 401
+        locked = log_in(client)
+    assert locked.status_code == 429
+    assert int(locked.headers["retry-after"]) > 0
+    assert "Too many wrong tokens" in locked.text

@@ -1,9 +1,15 @@
 """The storefront pages, rendered over fake product and search services."""
 
+import asyncio
 import re
+import time
 
 import pytest
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 from frontend_fakes import DownTransport, FakeCatalog, FakeSearch, frontend_client
+
+from mce.kit.http import AsgiTransport, NotSent, SendFailed
 
 
 def cards(html: str) -> int:
@@ -51,10 +57,9 @@ def test_the_header_has_the_search_box_and_category_nav(client):
     assert html.count('data-testid="nav-category"') == 2
 
 
-def test_a_first_visit_gets_an_anonymous_session(client):
-    response = client.get("/")
-    assert "mce_session" in response.cookies
-    assert "samesite=lax" in response.headers["set-cookie"].lower()
+def test_browsing_sets_no_cookie_and_stores_no_session(client):
+    for path in ("/", "/products", "/products/1", "/search?q=lamp"):
+        assert "set-cookie" not in client.get(path).headers, path
 
 
 def test_the_api_sets_no_session_cookie(client):
@@ -162,7 +167,7 @@ def test_search_forwards_the_filters_and_page(client, search):
     assert call.params == {
         "q": "lamp",
         "category": "Home",
-        "min_price": "12.0",
+        "min_price": "12.00",
         "sort": "price_desc",
         "limit": "24",
         "offset": "24",
@@ -204,3 +209,120 @@ def test_the_stylesheet_is_served(client):
     response = client.get("/static/shop.css")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/css")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/search?q=a&min_price=10&max_price=1",
+        "/search?q=a&page=418",
+        "/search?q=a&min_price=1,50",
+        "/products?page=99999",
+    ],
+)
+def test_odd_page_parameters_never_cost_a_5xx(client, path):
+    response = client.get(path)
+    assert response.status_code == 200, response.text
+
+
+def test_an_impossible_product_id_is_the_friendly_404_page(client, catalog):
+    response = client.get("/products/3000000000")
+    assert response.status_code == 404 and 'data-testid="error-page"' in response.text
+    assert catalog.calls_to("GET", "/products/3000000000") == []
+
+
+def test_a_reversed_price_range_is_read_as_the_range_between(client, search):
+    client.get("/search", params={"q": "lamp", "min_price": "30", "max_price": "12"})
+    (call,) = search.calls
+    assert (call.params["min_price"], call.params["max_price"]) == ("12.00", "30.00")
+
+
+def test_a_backends_refusal_is_a_friendly_page_with_its_status(tmp_path, catalog):
+    refusing = FastAPI()
+
+    @refusing.get("/search")
+    async def refuse() -> JSONResponse:
+        return JSONResponse({"error": {"code": "invalid", "message": "no", "details": []}}, status_code=422)
+
+    with frontend_client(tmp_path, catalog, search_transport=AsgiTransport(refusing)) as client:
+        response = client.get("/search", params={"q": "lamp"})
+    assert response.status_code == 422 and 'data-testid="error-page"' in response.text
+
+
+def test_the_header_categories_are_fetched_once_for_many_pages(client, catalog):
+    for path in ("/", "/products", "/products/1", "/search?q=lamp", "/"):
+        client.get(path)
+    assert len(catalog.calls_to("GET", "/categories")) == 1
+
+
+def test_the_header_categories_are_kept_while_the_catalog_is_down(tmp_path, catalog, search):
+    flaky = FlakyTransport(AsgiTransport(catalog.app()))
+    with frontend_client(tmp_path, catalog, search=search, product_transport=flaky, category_cache_ttl=0) as client:
+        assert 'data-testid="nav-category"' in client.get("/search").text
+        flaky.down = True
+        page = client.get("/search")
+    assert page.status_code == 200 and 'data-testid="nav-category"' in page.text
+
+
+class FlakyTransport:
+    """A transport that can be switched off, as a backend going down."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.down = False
+
+    async def send(self, method, url, **kwargs):
+        if self.down:
+            raise NotSent("connection refused")
+        return await self.inner.send(method, url, **kwargs)
+
+    async def aclose(self) -> None:
+        return None
+
+
+class FrozenTransport:
+    """A backend that accepts the request and never answers."""
+
+    async def send(self, method, url, *, timeout, **kwargs):
+        await asyncio.sleep(timeout)
+        raise SendFailed("timed out")
+
+    async def aclose(self) -> None:
+        return None
+
+
+def test_a_frozen_catalog_makes_a_page_wait_its_budget_once_not_per_try(tmp_path, catalog, search):
+    with frontend_client(
+        tmp_path, catalog, search=search, product_transport=FrozenTransport(), http_timeout=0.5
+    ) as client:
+        started = time.monotonic()
+        response = client.get("/products")
+        waited = time.monotonic() - started
+    assert response.status_code == 503
+    # Three tries of the whole budget each would take 1.5 s or more.
+    assert waited < 1.2, waited
+
+
+class CrashingTransport:
+    """A client library failing in a way nobody handles."""
+
+    async def send(self, method, url, **kwargs):
+        raise RuntimeError("bug in a backend client")
+
+    async def aclose(self) -> None:
+        return None
+
+
+def test_an_unexpected_error_is_a_500_page_carrying_the_request_id_that_its_log_line_has(tmp_path, catalog, caplog):
+    with frontend_client(tmp_path, catalog, product_transport=CrashingTransport()) as client:
+        response = client.get("/products", headers={"X-Request-ID": "trace-500"})
+    assert response.status_code == 500 and 'data-testid="error-page"' in response.text
+    assert response.headers["x-request-id"] == "trace-500"
+    (record,) = [r for r in caplog.records if r.getMessage() == "unhandled error"]
+    assert record.request_id == "trace-500" and record.exc_info
+
+
+def test_the_favicon_is_served(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("image/svg+xml")
+    assert 'rel="icon"' in client.get("/").text

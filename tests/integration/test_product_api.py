@@ -1,4 +1,4 @@
-"""The product service over HTTP, on its embedded backends, with the outbox relaying to the bus."""
+"""The product service over HTTP on its embedded backends: what its API contract suite does not cover."""
 
 from __future__ import annotations
 
@@ -10,18 +10,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from mce.kit.bus.sqlite import SqliteEventBus
+from mce.kit.settings import SettingsError
 from mce.services.product.app import create_app
 from mce.services.product.settings import ProductSettings
 
-TOKEN = "test-admin-token"
+TOKEN = "test-admin-token-0123456789"
 ADMIN = {"Authorization": f"Bearer {TOKEN}"}
-NEW = {
-    "name": "Wireless Headphones",
-    "description": "Crisp sound",
-    "price": 59.99,
-    "stock": 7,
-    "category": "Electronics",
-}
+NEW = {"name": "Wireless Headphones", "description": "Crisp sound", "price": "59.99", "stock": 7, "category": "Audio"}
 
 
 @pytest.fixture
@@ -33,58 +28,8 @@ def data_dir(tmp_path: Path) -> Path:
 def client(data_dir: Path) -> Iterator[TestClient]:
     app = create_app(ProductSettings(data_dir=data_dir, admin_token=TOKEN, max_body_bytes=64 * 1024))
     with TestClient(app) as client:
+        client.post("/categories", json={"name": "Audio"}, headers=ADMIN)
         yield client
-
-
-def test_an_admin_creates_a_product_and_anyone_reads_it(client) -> None:
-    created = client.post("/products", json=NEW, headers=ADMIN)
-    assert created.status_code == 201, created.text
-    body = created.json()
-    assert body["price"] == 59.99 and body["version"] == 1 and body["image_url"] is None
-    assert client.get(f"/products/{body['id']}").json() == body
-
-
-def test_writes_without_the_admin_token_are_refused_and_change_nothing(client) -> None:
-    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}):
-        response = client.post("/products", json=NEW, headers=headers)
-        assert response.status_code == 401
-        assert response.json()["error"]["code"] == "unauthorized"
-    assert client.get("/products").json()["total"] == 0
-
-
-@pytest.mark.parametrize(
-    ("change", "field"),
-    [
-        ({"price": -1}, "price"),
-        ({"price": 1.234}, "price"),
-        ({"price": "abc"}, "price"),
-        ({"price": 1e12}, "price"),
-        ({"stock": -3}, "stock"),
-        ({"stock": 2.5}, "stock"),
-        ({"stock": "4"}, "stock"),
-        ({"stock": True}, "stock"),
-        ({"name": ""}, "name"),
-        ({"name": "   "}, "name"),
-        ({"name": "x" * 256}, "name"),
-        ({"name": "bad\x00name"}, "name"),
-        ({"category": ""}, "category"),
-        ({"image_url": "javascript:alert(1)"}, "image_url"),
-        ({"colour": "red"}, "colour"),
-    ],
-)
-def test_bad_fields_get_a_422_naming_the_field(client, change, field) -> None:
-    response = client.post("/products", json={**NEW, **change}, headers=ADMIN)
-    assert response.status_code == 422, response.text
-    error = response.json()["error"]
-    assert error["code"] == "invalid"
-    assert any(field in detail["field"] for detail in error["details"])
-    assert client.get("/products").json()["total"] == 0
-
-
-def test_malformed_json_is_a_400(client) -> None:
-    response = client.post("/products", content=b'{"name": ', headers={**ADMIN, "content-type": "application/json"})
-    assert response.status_code == 400
-    assert response.json()["error"]["code"] == "malformed_json"
 
 
 def test_oversize_bodies_are_refused_with_413(client) -> None:
@@ -93,73 +38,21 @@ def test_oversize_bodies_are_refused_with_413(client) -> None:
     assert response.json()["error"]["code"] == "payload_too_large"
 
 
-def test_a_partial_update_changes_only_the_given_fields(client) -> None:
+def test_every_change_reaches_the_bus_in_order_with_exact_prices(client, data_dir) -> None:
     product = client.post("/products", json=NEW, headers=ADMIN).json()
-    updated = client.put(f"/products/{product['id']}", json={"price": "49.50"}, headers=ADMIN)
-    assert updated.status_code == 200
-    assert updated.json()["price"] == 49.5 and updated.json()["name"] == NEW["name"] and updated.json()["version"] == 2
-
-
-def test_an_update_with_a_stale_version_is_a_409(client) -> None:
-    product = client.post("/products", json=NEW, headers=ADMIN).json()
-    client.put(f"/products/{product['id']}", json={"stock": 1, "version": 1}, headers=ADMIN)
-    stale = client.put(f"/products/{product['id']}", json={"stock": 2, "version": 1}, headers=ADMIN)
-    assert stale.status_code == 409
-    assert stale.json()["error"]["details"] == {"current_version": 2}
-
-
-def test_an_empty_update_or_null_required_field_is_a_422(client) -> None:
-    product = client.post("/products", json=NEW, headers=ADMIN).json()
-    assert client.put(f"/products/{product['id']}", json={}, headers=ADMIN).status_code == 422
-    assert client.put(f"/products/{product['id']}", json={"name": None}, headers=ADMIN).status_code == 422
-
-
-def test_delete_removes_the_product(client) -> None:
-    product = client.post("/products", json=NEW, headers=ADMIN).json()
-    assert client.delete(f"/products/{product['id']}", headers=ADMIN).status_code == 204
-    missing = client.get(f"/products/{product['id']}")
-    assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
-    assert client.delete(f"/products/{product['id']}", headers=ADMIN).status_code == 404
-
-
-@pytest.mark.parametrize("path", ["/products/0", "/products/abc", "/products/99999999999", "/products/-1"])
-def test_impossible_ids_are_rejected_cleanly(client, path) -> None:
-    response = client.get(path)
-    assert response.status_code == 422
-    assert "error" in response.json()
-
-
-@pytest.mark.parametrize("query", ["limit=0", "limit=101", "offset=-1", "sort=cheapest", "limit=abc", "category="])
-def test_bad_listing_parameters_are_a_422(client, query) -> None:
-    response = client.get(f"/products?{query}")
-    assert response.status_code == 422
-    assert response.json()["error"]["code"] == "invalid"
-
-
-def test_listing_pages_filters_and_counts(client) -> None:
-    for i in range(5):
-        client.post("/products", json={**NEW, "name": f"Book {i}", "category": "Books", "price": 10 + i}, headers=ADMIN)
-    client.post("/products", json=NEW, headers=ADMIN)
-    page = client.get("/products?category=Books&sort=price_desc&limit=2&offset=1").json()
-    assert page["total"] == 5 and page["limit"] == 2 and page["offset"] == 1
-    assert [p["price"] for p in page["items"]] == [13, 12]
-    assert client.get("/categories").json() == {
-        "items": [{"name": "Books", "count": 5}, {"name": "Electronics", "count": 1}]
-    }
-
-
-def test_every_change_reaches_the_bus_in_order(client, data_dir) -> None:
-    product = client.post("/products", json=NEW, headers=ADMIN).json()
-    client.put(f"/products/{product['id']}", json={"stock": 3}, headers=ADMIN)
+    client.put(f"/products/{product['id']}", json={"stock": 3, "version": 1}, headers=ADMIN)
+    client.post(f"/products/{product['id']}/stock-adjustments", json={"delta": -1, "reason": "sale"}, headers=ADMIN)
     client.delete(f"/products/{product['id']}", headers=ADMIN)
     bus = SqliteEventBus(data_dir / "bus.db")
     subscription = bus.subscribe("products", "test")
-    seen: list[str] = []
+    seen = []
     deadline = time.monotonic() + 5
-    while len(seen) < 3 and time.monotonic() < deadline:
-        seen += [d.event.type for d in subscription.poll(10, timeout=0.2)]
+    while len(seen) < 4 and time.monotonic() < deadline:
+        seen += [d.event for d in subscription.poll(10, timeout=0.2)]
     bus.close()
-    assert seen == ["ProductCreated", "ProductUpdated", "ProductDeleted"]
+    assert [e.type for e in seen] == ["ProductCreated", "ProductUpdated", "ProductUpdated", "ProductDeleted"]
+    assert seen[0].data["price"] == "59.99"
+    assert [e.data.get("stock") for e in seen[:3]] == [7, 3, 2]
 
 
 def test_health_readiness_and_metrics_answer(client) -> None:
@@ -177,6 +70,43 @@ def test_responses_carry_a_request_id_and_echo_a_given_one(client) -> None:
     assert client.get("/products", headers={"X-Request-ID": "abc-123"}).headers["x-request-id"] == "abc-123"
 
 
-def test_unknown_routes_and_methods_get_json_errors(client) -> None:
-    assert client.get("/nope").json()["error"]["code"] == "not_found"
-    assert client.patch("/products").json()["error"]["code"] == "method_not_allowed"
+def test_a_client_that_keeps_guessing_the_admin_token_gets_429(data_dir) -> None:
+    settings = ProductSettings(data_dir=data_dir, admin_token=TOKEN, auth_failure_limit=2)
+    with TestClient(create_app(settings)) as client:
+        for _ in range(2):
+            assert client.delete("/products/1", headers={"Authorization": "Bearer nope"}).status_code == 401
+        locked = client.delete("/products/1", headers=ADMIN)
+    assert locked.status_code == 429 and int(locked.headers["retry-after"]) > 0
+
+
+def test_over_capacity_requests_are_shed_at_once_with_retry_after(data_dir) -> None:
+    settings = ProductSettings(data_dir=data_dir, admin_token=TOKEN, max_in_flight=1)
+    app = create_app(settings)
+    with TestClient(app) as client:
+        client.get("/healthz")
+        # Pretend one request is in flight; the next is answered 503 without waiting.
+        context = _request_context(app.middleware_stack)
+        context.in_flight = 1
+        shed = client.get("/products")
+        probe = client.get("/healthz")
+        context.in_flight = 0
+    assert shed.status_code == 503 and shed.json()["error"]["code"] == "overloaded"
+    assert shed.headers["retry-after"] == "1"
+    assert probe.status_code == 200
+
+
+def _request_context(app):
+    from mce.kit.middleware import RequestContextMiddleware
+
+    while not isinstance(app, RequestContextMiddleware):
+        app = app.app
+    return app
+
+
+def test_production_refuses_to_start_without_a_token_or_a_real_database(tmp_path) -> None:
+    with pytest.raises(SettingsError) as raised:
+        create_app(ProductSettings(data_dir=tmp_path, env="production", database_url="postgresql://db/x"))
+    assert "MCE_ADMIN_TOKEN" in str(raised.value)
+    with pytest.raises(ValueError, match="MCE_DATABASE_URL"):
+        ProductSettings(data_dir=tmp_path, env="production", admin_token=TOKEN)
+    assert not (tmp_path / "secrets").exists()

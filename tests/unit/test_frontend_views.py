@@ -1,5 +1,8 @@
 """The storefront's pure helpers: prices, stock labels, pagination, links and lenient query parsing."""
 
+from decimal import Decimal
+
+from mce.kit.contracts import MAX_OFFSET
 from mce.services.frontend.views import (
     LISTING_SORTS,
     Pagination,
@@ -18,19 +21,19 @@ from mce.services.frontend.views import (
 
 
 def test_prices_show_dollars_and_two_decimals():
-    assert format_price(59.99) == "$59.99"
-    assert format_price(5) == "$5.00"
+    assert format_price("59.99") == "$59.99"
+    assert format_price(Decimal("5")) == "$5.00"
     assert format_price(0) == "$0.00"
 
 
 def test_large_prices_get_thousands_separators():
     assert format_price(1299) == "$1,299.00"
-    assert format_price(1234567.5) == "$1,234,567.50"
+    assert format_price("1234567.50") == "$1,234,567.50"
 
 
-def test_prices_round_to_the_cent():
-    assert format_price(19.999) == "$20.00"
-    assert format_price(0.004) == "$0.00"
+def test_prices_are_shown_exactly_as_the_catalog_sent_them():
+    assert format_price("0.10") == "$0.10"
+    assert format_price("99999999.99") == "$99,999,999.99"
 
 
 def test_stock_above_five_is_in_stock():
@@ -99,8 +102,10 @@ def test_page_numbers_stop_where_the_backends_stop_serving():
 
 
 def test_price_bounds_ignore_blank_and_bad_input():
-    assert parse_price("12.5") == 12.5
-    assert parse_price(" 10 ") == 10.0
+    assert parse_price("12.5") == Decimal("12.50")
+    assert parse_price(" 10 ") == Decimal("10.00")
+    assert parse_price("$10") == Decimal("10.00")
+    assert parse_price("1,50") is None
     assert parse_price("") is None
     assert parse_price(None) is None
     assert parse_price("ten") is None
@@ -140,8 +145,18 @@ def test_search_query_sends_only_the_filters_given():
         "sort": "relevance",
         "limit": 24,
         "offset": 24,
-        "max_price": 50.0,
+        "max_price": "50.00",
     }
+
+
+def test_a_reversed_price_range_is_read_as_the_range_between():
+    query = SearchQuery.from_params(q="lamp", category=None, min_price="50", max_price="10", sort=None, page=None)
+    assert (query.min_price, query.max_price) == (Decimal("10.00"), Decimal("50.00"))
+
+
+def test_deep_pages_stop_where_the_shared_window_ends():
+    assert parse_page("418") == MAX_OFFSET // 24 + 1
+    assert (parse_page("418") - 1) * 24 <= MAX_OFFSET
 
 
 def test_facets_list_the_most_hits_first():

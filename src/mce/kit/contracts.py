@@ -70,6 +70,7 @@ Name = Annotated[str, Field(min_length=1, max_length=NAME_MAX), AfterValidator(s
 Description = Annotated[str, Field(max_length=DESCRIPTION_MAX), AfterValidator(no_control_chars)]
 CategoryName = Annotated[str, Field(min_length=1, max_length=CATEGORY_MAX), AfterValidator(single_line)]
 ImageUrl = Annotated[str | None, Field(max_length=URL_MAX), AfterValidator(web_address)]
+SearchWords = Annotated[str, Field(max_length=QUERY_MAX), AfterValidator(no_control_chars)]
 Reason = Annotated[str, Field(min_length=1, max_length=REASON_MAX), AfterValidator(single_line)]
 Limit = Annotated[int, Field(ge=1, le=PAGE_LIMIT_MAX)]
 Offset = Annotated[int, Field(ge=0, le=MAX_OFFSET)]

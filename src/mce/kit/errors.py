@@ -7,15 +7,16 @@ Every error answer has one shape: `{"error": {"code", "message", "details": [{"f
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import BaseRoute, Match, Route
+from starlette.routing import BaseRoute, Match
 from starlette.types import Scope
 
 log = logging.getLogger(__name__)
@@ -215,15 +216,34 @@ def describe_validation(errors: Sequence[Mapping[str, Any]]) -> DomainError:
     return Invalid(f"invalid request: {summary}", details=details)
 
 
+def flat_routes(routes: Sequence[BaseRoute]) -> Iterator[tuple[str, set[str], Any]]:
+    """(path, methods, route) for every route, those of included routers too, with their full paths."""
+    for context in iter_route_contexts(routes):
+        path, methods = context.path, context.methods
+        if path is not None and methods:
+            yield path, set(methods), context
+
+
 def allowed_methods(routes: Sequence[BaseRoute], scope: Scope) -> list[str]:
     """Every method some route serves at the scope's path (the router itself names only the first route's)."""
     methods: set[str] = set()
-    for route in routes:
-        if isinstance(route, Route) and route.methods and route.matches(scope)[0] is not Match.NONE:
-            methods |= route.methods
+    for _path, route_methods, context in flat_routes(routes):
+        matches = getattr(context, "matches", None)
+        if matches is not None and matches(scope)[0] is not Match.NONE:
+            methods |= route_methods
     if "GET" in methods:
         methods.add("HEAD")
     return sorted(methods)
+
+
+def http_error_headers(request: Request, exc: StarletteHTTPException) -> dict[str, str]:
+    """The headers an HTTP error answers with: every allowed method on a 405, a challenge on a 401."""
+    headers = {name.lower(): value for name, value in (getattr(exc, "headers", None) or {}).items()}
+    if exc.status_code == 405:
+        headers["allow"] = ", ".join(allowed_methods(request.app.routes, request.scope))
+    if exc.status_code == 401:
+        headers.setdefault("www-authenticate", WWW_AUTHENTICATE)
+    return headers
 
 
 def domain_error_response(exc: DomainError) -> JSONResponse:
@@ -249,12 +269,7 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 400 and message == "There was an error parsing the body":
             # FastAPI's answer to a body that is not even text (e.g. invalid UTF-8 in a JSON request).
             code, message = "malformed_json", "the request body must be a JSON document in UTF-8"
-        headers = dict(getattr(exc, "headers", None) or {})
-        if exc.status_code == 405:
-            headers["allow"] = ", ".join(allowed_methods(request.app.routes, request.scope))
-        if exc.status_code == 401:
-            headers.setdefault("www-authenticate", WWW_AUTHENTICATE)
-        return error_response(exc.status_code, code, message, headers=headers)
+        return error_response(exc.status_code, code, message, headers=http_error_headers(request, exc))
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -201,10 +201,15 @@ class ServiceClient:
         json: Any = None,
         content: bytes | None = None,
         headers: Mapping[str, str] | None = None,
+        idempotent: bool = False,
     ) -> HttpResponse:
-        """Send a request, retrying what is safe to retry, never past the deadline."""
+        """Send a request, retrying what is safe to retry, never past the deadline.
+
+        `idempotent` marks a write that carries an idempotency key: the service applies it once however often
+        it arrives, so it may be retried like a read.
+        """
         method = method.upper()
-        safe = method in SAFE_METHODS
+        safe = idempotent or method in SAFE_METHODS
         url = path + ("?" + urlencode({k: v for k, v in params.items() if v is not None}, doseq=True) if params else "")
         sent_headers = {"accept-encoding": "identity", **(headers or {})}
         body = content

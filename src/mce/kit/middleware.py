@@ -139,7 +139,8 @@ class RequestContextMiddleware:
                 if counted:
                     self.in_flight -= 1
         except Exception as exc:
-            log.exception("unhandled error", exc_info=exc)
+            # The id goes in the record itself too, so the line carries it whoever formats it, and whenever.
+            log.exception("unhandled error", exc_info=exc, extra={"request_id": request_id})
             if not response_started:
                 await self.on_unhandled()(scope, exc)(scope, receive, send_with_id)
             status = 500

@@ -1,21 +1,31 @@
-"""Admin pages: log in with the admin token, then list, create, edit and delete products."""
+"""Admin pages: sign in with the admin token, then manage products, their stock and the categories.
+
+Every form carries the session's CSRF token and an idempotency key made when the form was drawn, so submitting the
+same form twice (a double click, a retry after a timeout) changes the catalog once.
+"""
 
 from __future__ import annotations
 
+import secrets
 from typing import Annotated, Any
 
-import httpx
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import RedirectResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
-from mce.kit.auth import token_matches
-from mce.kit.errors import Forbidden
+from mce.kit.auth import client_address, token_matches
+from mce.kit.errors import Forbidden, TooManyRequests
+from mce.kit.http import HttpResponse
 from mce.services.frontend import sessions, views
-from mce.services.frontend.clients import Backends
-from mce.services.frontend.deps import BackendsDep, ProductId, shopper_session
-from mce.services.frontend.forms import ProductForm, catalog_errors, read_product_form, values_from_product
-from mce.services.frontend.pages import nav_categories
+from mce.services.frontend.clients import Backends, write_headers
+from mce.services.frontend.deps import BackendsDep, CategoryId, ProductId
+from mce.services.frontend.forms import (
+    catalog_errors,
+    parse_whole_number,
+    read_product_form,
+    values_from_product,
+)
 from mce.services.frontend.rendering import render
 from mce.services.frontend.views import Pagination
 
@@ -48,7 +58,7 @@ async def require_csrf(request: Request) -> None:
         raise Forbidden("the form's CSRF token is missing or out of date")
 
 
-ADMIN_PAGE = [Depends(shopper_session), Depends(require_admin)]
+ADMIN_PAGE = [Depends(require_admin)]
 ADMIN_FORM = [*ADMIN_PAGE, Depends(require_csrf)]
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
@@ -65,12 +75,31 @@ def _text(form: FormData, name: str) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _catalog_auth(request: Request) -> dict[str, str]:
-    """The header that lets the frontend write to the catalog on the admin's behalf."""
-    return {"authorization": f"Bearer {request.app.state.secrets.admin_token}"}
+def form_key() -> str:
+    """A fresh idempotency key for a form about to be drawn."""
+    return secrets.token_urlsafe(18)
 
 
-@router.get("/login", dependencies=[Depends(shopper_session)])
+def _write_headers(request: Request, form: FormData) -> dict[str, str]:
+    """The admin's credential for the catalog, and the form's idempotency key (a new one if it carries none)."""
+    key = _text(form, "idempotency_key")[:200] or None
+    return write_headers(f"Bearer {request.app.state.secrets.admin_token}", key)
+
+
+async def _catalog_write(
+    backends: Backends, request: Request, form: FormData, method: str, path: str, body: Any = None
+) -> HttpResponse:
+    """Send a form's change to the catalog; a lost answer is retried under the same key, applying once."""
+    headers = _write_headers(request, form)
+    return await backends.product.request(method, path, json=body, headers=headers, idempotent=True)
+
+
+def _forget_catalog(request: Request) -> None:
+    """The catalog changed: the header's categories must be fetched afresh."""
+    request.app.state.category_cache.clear()
+
+
+@router.get("/login")
 async def login_page(request: Request, next_path: Annotated[str | None, Query(alias="next")] = None) -> Response:
     """The admin token form."""
     if sessions.is_admin(request):
@@ -78,12 +107,20 @@ async def login_page(request: Request, next_path: Annotated[str | None, Query(al
     return render(request, "admin/login.html", {"next": views.safe_next(next_path)})
 
 
-@router.post("/login", dependencies=[Depends(shopper_session), Depends(require_csrf)])
+@router.post("/login", dependencies=[Depends(require_csrf)])
 async def login(request: Request) -> Response:
-    """Mark the session as an admin's when the token is right."""
+    """Mark the session as an admin's when the token is right; a client that keeps guessing waits."""
+    state = request.app.state
     form = await request.form()
     target = views.safe_next(_text(form, "next"))
-    if not token_matches(_text(form, "token"), request.app.state.secrets.admin_token):
+    client = client_address(request)
+    try:
+        await state.read(state.limiter.check, client)
+    except TooManyRequests as exc:
+        context = {"next": target, "error": f"Too many wrong tokens. Try again in {exc.retry_after_s} seconds."}
+        return render(request, "admin/login.html", context, status_code=429, headers=exc.headers)
+    if not token_matches(_text(form, "token"), state.secrets.admin_token):
+        await run_in_threadpool(state.limiter.failed, client)
         context = {"next": target, "error": "That token is not right."}
         return render(request, "admin/login.html", context, status_code=401)
     sessions.sign_in_admin(request)
@@ -93,8 +130,8 @@ async def login(request: Request) -> Response:
 
 @router.post("/logout", dependencies=[Depends(require_csrf)])
 async def logout(request: Request) -> Response:
-    """End the admin session; the shopper's session carries on."""
-    sessions.sign_out_admin(request)
+    """End the session on the server, so a saved copy of its cookie opens nothing."""
+    sessions.sign_out(request)
     sessions.flash(request, "Signed out.")
     return redirect("/")
 
@@ -112,6 +149,11 @@ async def product_table(request: Request, backends: BackendsDep, page: str | Non
     return render(request, "admin/products.html", context)
 
 
+async def _all_categories(request: Request, backends: Backends) -> list[dict[str, Any]]:
+    """Every category, empty ones included, for the admin's choices."""
+    return await request.app.state.category_cache.get(backends)
+
+
 async def _form_page(
     request: Request,
     backends: Backends,
@@ -122,12 +164,13 @@ async def _form_page(
     errors: dict[str, str] | None = None,
     summary: str = "",
     conflict: bool = False,
+    idempotency_key: str | None = None,
     status_code: int = 200,
 ) -> Response:
     """The product form, new or edit, with the admin's input and what is wrong with it."""
     action = f"/admin/products/{product_id}/edit" if product_id else "/admin/products/new"
     context: dict[str, Any] = {
-        "nav_categories": await nav_categories(backends),
+        "categories": await _all_categories(request, backends),
         "action": action,
         "product_id": product_id,
         "version": version,
@@ -135,31 +178,31 @@ async def _form_page(
         "errors": errors or {},
         "summary": summary,
         "conflict": conflict,
+        # A form shown again after an error gets a new key: the refused submission changed nothing.
+        "idempotency_key": idempotency_key or form_key(),
     }
     return render(request, "admin/product_form.html", context, status_code=status_code)
 
 
-async def _refused(
-    request: Request, backends: Backends, form: ProductForm, response: httpx.Response, product_id: int | None = None
-) -> Response:
-    """The form again with the catalog's validation messages; anything else is the catalog's fault."""
-    if response.status_code not in (400, 422):
+def _refusal(response: HttpResponse, backends: Backends) -> tuple[dict[str, str], str]:
+    """The catalog's validation messages; an answer that is not a refusal is the catalog's fault."""
+    if response.status not in (400, 409, 422, 428):
         raise backends.product.failed(response)
     try:
         body = response.json()
     except ValueError:
         body = None
-    errors, summary = catalog_errors(body)
-    return await _form_again(request, backends, form, product_id, errors=errors, summary=summary, status_code=422)
+    return catalog_errors(body)
 
 
-async def _form_again(
-    request: Request, backends: Backends, form: ProductForm, product_id: int | None, **outcome: Any
-) -> Response:
-    """The form as the admin submitted it, with what happened to it."""
-    return await _form_page(
-        request, backends, values=form.values, product_id=product_id, version=form.version, **outcome
-    )
+def _refusal_message(response: HttpResponse, backends: Backends) -> str:
+    """The catalog's own sentence for a refusal, for a flash message."""
+    _refusal(response, backends)
+    try:
+        message = str(response.json()["error"]["message"])
+        return message[:1].upper() + message[1:] + "."
+    except (ValueError, KeyError, TypeError):
+        return "The catalog refused the change."
 
 
 @router.get("/products/new", dependencies=ADMIN_PAGE)
@@ -171,19 +214,22 @@ async def new_product_page(request: Request, backends: BackendsDep) -> Response:
 @router.post("/products/new", dependencies=ADMIN_FORM)
 async def create_product(request: Request, backends: BackendsDep) -> Response:
     """Create the product, or show the form again with what is wrong."""
-    form = read_product_form(await request.form(), editing=False)
+    form_data = await request.form()
+    form = read_product_form(form_data, editing=False)
     if not form.valid:
         return await _form_page(request, backends, values=form.values, errors=form.errors, status_code=422)
-    response = await backends.product.request("POST", "/products", json=form.payload, headers=_catalog_auth(request))
-    if response.status_code == 201:
+    response = await _catalog_write(backends, request, form_data, "POST", "/products", form.payload)
+    if response.status == 201:
+        _forget_catalog(request)
         sessions.flash(request, f"Product saved: {form.values['name']}.")
         return redirect("/admin")
-    return await _refused(request, backends, form, response)
+    errors, summary = _refusal(response, backends)
+    return await _form_page(request, backends, values=form.values, errors=errors, summary=summary, status_code=422)
 
 
 @router.get("/products/{product_id}/edit", dependencies=ADMIN_PAGE)
 async def edit_product_page(request: Request, backends: BackendsDep, product_id: ProductId) -> Response:
-    """The product form filled with the product as it is now."""
+    """The product form filled with the product as it is now, and the stock adjustment form."""
     product = await backends.product.fetch_json(f"/products/{product_id}")
     return await _form_page(
         request, backends, values=values_from_product(product), product_id=product_id, version=product.get("version")
@@ -193,21 +239,42 @@ async def edit_product_page(request: Request, backends: BackendsDep, product_id:
 @router.post("/products/{product_id}/edit", dependencies=ADMIN_FORM)
 async def update_product(request: Request, backends: BackendsDep, product_id: ProductId) -> Response:
     """Save the changes unless someone else changed the product since the form was opened."""
-    form = read_product_form(await request.form(), editing=True)
+    form_data = await request.form()
+    form = read_product_form(form_data, editing=True)
+    again = {"values": form.values, "product_id": product_id, "version": form.version}
     if not form.valid:
-        return await _form_again(request, backends, form, product_id, errors=form.errors, status_code=422)
-    response = await backends.product.request(
-        "PUT", f"/products/{product_id}", json=form.payload, headers=_catalog_auth(request)
-    )
-    if response.status_code == 200:
+        return await _form_page(request, backends, **again, errors=form.errors, status_code=422)
+    response = await _catalog_write(backends, request, form_data, "PUT", f"/products/{product_id}", form.payload)
+    if response.status == 200:
+        _forget_catalog(request)
         sessions.flash(request, f"Product saved: {form.values['name']}.")
         return redirect("/admin")
-    if response.status_code == 404:
+    if response.status == 404:
         sessions.flash(request, "That product was deleted before your changes were saved.", kind="error")
         return redirect("/admin")
-    if response.status_code == 409:
-        return await _form_again(request, backends, form, product_id, conflict=True, status_code=409)
-    return await _refused(request, backends, form, response, product_id)
+    if response.status in (409, 428):
+        return await _form_page(request, backends, **again, conflict=True, status_code=409)
+    errors, summary = _refusal(response, backends)
+    return await _form_page(request, backends, **again, errors=errors, summary=summary, status_code=422)
+
+
+@router.post("/products/{product_id}/stock", dependencies=ADMIN_FORM)
+async def adjust_stock(request: Request, backends: BackendsDep, product_id: ProductId) -> Response:
+    """Move the product's stock by a delta with a reason (a delivery, a count, a breakage)."""
+    form = await request.form()
+    delta = parse_whole_number(_text(form, "delta"))
+    reason = _text(form, "reason").strip()
+    back = f"/admin/products/{product_id}/edit"
+    if delta is None or delta == 0 or not reason:
+        sessions.flash(request, "Give a whole number other than 0, and a reason, to adjust stock.", kind="error")
+        return redirect(back)
+    body = {"delta": delta, "reason": reason}
+    response = await _catalog_write(backends, request, form, "POST", f"/products/{product_id}/stock-adjustments", body)
+    if response.status == 200:
+        sessions.flash(request, f"Stock is now {response.json()['stock']}.")
+    else:
+        sessions.flash(request, _refusal_message(response, backends), kind="error")
+    return redirect(back)
 
 
 @router.get("/products/{product_id}/delete", dependencies=ADMIN_PAGE)
@@ -220,11 +287,52 @@ async def delete_product_page(request: Request, backends: BackendsDep, product_i
 @router.post("/products/{product_id}/delete", dependencies=ADMIN_FORM)
 async def delete_product(request: Request, backends: BackendsDep, product_id: ProductId) -> Response:
     """Delete the product and go back to the table."""
-    response = await backends.product.request("DELETE", f"/products/{product_id}", headers=_catalog_auth(request))
-    if response.status_code == 404:
+    response = await _catalog_write(backends, request, await request.form(), "DELETE", f"/products/{product_id}")
+    if response.status == 404:
         sessions.flash(request, "That product was already gone.", kind="info")
-    elif response.status_code in (200, 204):
+    elif response.status in (200, 204):
+        _forget_catalog(request)
         sessions.flash(request, f"Product {product_id} deleted.")
     else:
         raise backends.product.failed(response)
     return redirect("/admin")
+
+
+@router.get("/categories", dependencies=ADMIN_PAGE)
+async def category_table(request: Request, backends: BackendsDep) -> Response:
+    """Every category with its product count, a form for a new one, rename and delete for each."""
+    categories = await backends.product.fetch_json("/categories")
+    return render(request, "admin/categories.html", {"categories": categories["items"]})
+
+
+async def _category_write(request: Request, backends: Backends, method: str, path: str, done: str) -> Response:
+    """Send a category form's change; say what happened on the category page."""
+    form = await request.form()
+    body = {"name": _text(form, "name")} if method != "DELETE" else None
+    response = await _catalog_write(backends, request, form, method, path, body)
+    if response.status in (200, 201, 204):
+        _forget_catalog(request)
+        sessions.flash(request, done.format(name=_text(form, "name")))
+    elif response.status == 404:
+        sessions.flash(request, "That category is gone.", kind="error")
+    else:
+        sessions.flash(request, _refusal_message(response, backends), kind="error")
+    return redirect("/admin/categories")
+
+
+@router.post("/categories/new", dependencies=ADMIN_FORM)
+async def create_category(request: Request, backends: BackendsDep) -> Response:
+    """Create a category."""
+    return await _category_write(request, backends, "POST", "/categories", "Category added: {name}.")
+
+
+@router.post("/categories/{category_id}/rename", dependencies=ADMIN_FORM)
+async def rename_category(request: Request, backends: BackendsDep, category_id: CategoryId) -> Response:
+    """Rename a category; its products follow."""
+    return await _category_write(request, backends, "PUT", f"/categories/{category_id}", "Category renamed: {name}.")
+
+
+@router.post("/categories/{category_id}/delete", dependencies=ADMIN_FORM)
+async def delete_category(request: Request, backends: BackendsDep, category_id: CategoryId) -> Response:
+    """Delete an empty category."""
+    return await _category_write(request, backends, "DELETE", f"/categories/{category_id}", "Category deleted.")

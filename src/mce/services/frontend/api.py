@@ -1,45 +1,55 @@
-"""The JSON API gateway: validate parameters, check the admin token, forward, and pass the answer through."""
+"""The JSON API gateway: validate with the shared contracts, check the admin token, forward, pass the answer through.
+
+A backend's 4xx is relayed as it is; a backend that is down is 503 `unavailable` naming it; only a backend's own 5xx
+becomes 502. Every admin write carries an idempotency key to the catalog (the caller's, or one made here), so a
+write that timed out can be retried without being applied twice.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response, Security
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
-from mce.kit.auth import bearer_token, check_admin
-from mce.services.frontend.deps import BackendsDep, ProductId
-from mce.services.frontend.schemas import (
+from mce.kit import idempotency
+from mce.kit.auth import bearer_token, client_address, token_matches
+from mce.kit.contracts import (
     MAX_OFFSET,
-    MAX_PRICE,
-    MAX_SEARCH_OFFSET,
+    PAGE_LIMIT_DEFAULT,
+    PAGE_LIMIT_MAX,
+    CategoryCreate,
     CategoryList,
-    ErrorResponse,
-    Product,
+    CategoryName,
+    CategoryPayload,
+    CategoryRename,
     ProductCreate,
     ProductPage,
+    ProductPayload,
     ProductSort,
     ProductUpdate,
-    SearchPage,
+    SearchResults,
     SearchSort,
+    SearchWords,
+    StockAdjustment,
 )
+from mce.kit.errors import ErrorBody, Unauthorized
+from mce.kit.money import Money
+from mce.services.frontend.clients import write_headers
+from mce.services.frontend.deps import BackendsDep, CategoryId, ProductId
 
 router = APIRouter(prefix="/api")
 
-# Control characters are refused in free text: no catalog or index has a use for them.
-PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
-
-Limit = Annotated[int, Query(ge=1, le=100, description="How many items to return")]
-Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="How many items to skip")]
-# Search ranks a result window, not a table: it pages no deeper than this.
-SearchOffset = Annotated[int, Query(ge=0, le=MAX_SEARCH_OFFSET, description="How many results to skip")]
-CategoryFilter = Annotated[str | None, Query(max_length=100, pattern=PRINTABLE, description="Only this category")]
-PriceBound = Annotated[float | None, Query(ge=0, le=MAX_PRICE, allow_inf_nan=False)]
+Limit = Annotated[int, Query(ge=1, le=PAGE_LIMIT_MAX, description="How many items to return")]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="How many items to skip (offset + limit ≤ 10,000)")]
+CategoryFilter = Annotated[CategoryName | None, Query(description="Only this category (case does not matter)")]
+PriceBound = Annotated[Money | None, Query(description="A price, e.g. 19.99")]
 
 
 def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI entries for error answers, all with the standard error body."""
-    return {status: {"model": ErrorResponse} for status in (*statuses, 502, 503)}
+    return {status: {"model": ErrorBody} for status in (*statuses, 502, 503)}
 
 
 bearer_scheme = HTTPBearer(auto_error=False, description="The admin token (MCE_ADMIN_TOKEN)")
@@ -47,13 +57,31 @@ bearer_scheme = HTTPBearer(auto_error=False, description="The admin token (MCE_A
 
 async def admin_authorization(
     request: Request, _credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)]
-) -> dict[str, str]:
-    """Refuse callers without the admin token; the header to forward it to the catalog."""
-    check_admin(request, request.app.state.secrets.admin_token)
-    return {"authorization": f"Bearer {bearer_token(request)}"}
+) -> str:
+    """Refuse callers without the admin token (429 for one that keeps guessing); the header to forward."""
+    state = request.app.state
+    client = client_address(request)
+    await state.read(state.limiter.check, client)
+    given = bearer_token(request)
+    if not token_matches(given, state.secrets.admin_token):
+        if given is not None:
+            await run_in_threadpool(state.limiter.failed, client)
+        raise Unauthorized("admin bearer token required (Authorization: Bearer <token>)")
+    return f"Bearer {given}"
 
 
-AdminAuthorization = Annotated[dict[str, str], Depends(admin_authorization)]
+async def caller_idempotency_key(
+    key: Annotated[
+        str | None,
+        Header(alias="Idempotency-Key", description="Send a write again with the same key to get the first answer"),
+    ] = None,
+) -> str | None:
+    """The caller's idempotency key, checked."""
+    return idempotency.checked_key(key)
+
+
+AdminAuthorization = Annotated[str, Depends(admin_authorization)]
+CallerKey = Annotated[str | None, Depends(caller_idempotency_key)]
 
 
 def _present(**params: Any) -> dict[str, Any]:
@@ -61,15 +89,20 @@ def _present(**params: Any) -> dict[str, Any]:
     return {key: value for key, value in params.items() if value is not None and value != ""}
 
 
+async def _admin_write(
+    backends: BackendsDep, method: str, path: str, authorization: str, key: str | None, body: Any = None
+) -> Response:
+    """Forward an admin's write with a key, so it may be retried safely."""
+    headers = write_headers(authorization, key)
+    return await backends.product.relay(method, path, json=body, headers=headers, idempotent=True)
+
+
 @router.get(
-    "/products",
-    tags=["catalog"],
-    summary="List products",
-    responses={200: {"model": ProductPage}, **_errors(422)},
+    "/products", tags=["catalog"], summary="List products", responses={200: {"model": ProductPage}, **_errors(422)}
 )
 async def list_products(
     backends: BackendsDep,
-    limit: Limit = 20,
+    limit: Limit = PAGE_LIMIT_DEFAULT,
     offset: Offset = 0,
     category: CategoryFilter = None,
     sort: Annotated[ProductSort | None, Query(description="Order; newest first by default")] = None,
@@ -83,7 +116,7 @@ async def list_products(
     "/products/{product_id}",
     tags=["catalog"],
     summary="Get a product",
-    responses={200: {"model": Product}, **_errors(404, 422)},
+    responses={200: {"model": ProductPayload}, **_errors(404, 422)},
 )
 async def get_product(backends: BackendsDep, product_id: ProductId) -> Response:
     """One product."""
@@ -91,14 +124,22 @@ async def get_product(backends: BackendsDep, product_id: ProductId) -> Response:
 
 
 @router.get(
-    "/categories",
-    tags=["catalog"],
-    summary="List categories",
-    responses={200: {"model": CategoryList}, **_errors()},
+    "/categories", tags=["catalog"], summary="List categories", responses={200: {"model": CategoryList}, **_errors()}
 )
 async def list_categories(backends: BackendsDep) -> Response:
     """Every category with its product count."""
     return await backends.product.relay("GET", "/categories")
+
+
+@router.get(
+    "/categories/{category_id}",
+    tags=["catalog"],
+    summary="Get a category",
+    responses={200: {"model": CategoryPayload}, **_errors(404, 422)},
+)
+async def get_category(backends: BackendsDep, category_id: CategoryId) -> Response:
+    """One category with its product count."""
+    return await backends.product.relay("GET", f"/categories/{category_id}")
 
 
 @router.post(
@@ -106,26 +147,32 @@ async def list_categories(backends: BackendsDep) -> Response:
     tags=["admin"],
     summary="Create a product",
     status_code=201,
-    responses={201: {"model": Product}, **_errors(400, 401, 413, 422)},
+    responses={201: {"model": ProductPayload}, **_errors(400, 401, 413, 422, 429)},
 )
-async def create_product(backends: BackendsDep, authorization: AdminAuthorization, product: ProductCreate) -> Response:
-    """Add a product to the catalog (admin only)."""
+async def create_product(
+    backends: BackendsDep, authorization: AdminAuthorization, key: CallerKey, product: ProductCreate
+) -> Response:
+    """Add a product to an existing category (admin only); `Location` names it."""
     body = product.model_dump(mode="json", exclude_unset=True)
-    return await backends.product.relay("POST", "/products", json=body, headers=authorization)
+    return await _admin_write(backends, "POST", "/products", authorization, key, body)
 
 
 @router.put(
     "/products/{product_id}",
     tags=["admin"],
     summary="Update a product",
-    responses={200: {"model": Product}, **_errors(400, 401, 404, 409, 413, 422)},
+    responses={200: {"model": ProductPayload}, **_errors(400, 401, 404, 409, 413, 422, 428, 429)},
 )
 async def update_product(
-    backends: BackendsDep, authorization: AdminAuthorization, product_id: ProductId, changes: ProductUpdate
+    backends: BackendsDep,
+    authorization: AdminAuthorization,
+    key: CallerKey,
+    product_id: ProductId,
+    changes: ProductUpdate,
 ) -> Response:
-    """Change some of a product's fields; with `version`, only if nobody changed it since (admin only)."""
+    """Change some fields; with `version`, only if nobody changed it since; stock needs `version` (admin only)."""
     body = changes.model_dump(mode="json", exclude_unset=True)
-    return await backends.product.relay("PUT", f"/products/{product_id}", json=body, headers=authorization)
+    return await _admin_write(backends, "PUT", f"/products/{product_id}", authorization, key, body)
 
 
 @router.delete(
@@ -133,28 +180,94 @@ async def update_product(
     tags=["admin"],
     summary="Delete a product",
     status_code=204,
-    responses={204: {"description": "Deleted"}, **_errors(401, 404, 422)},
+    responses={204: {"description": "Deleted"}, **_errors(401, 404, 422, 429)},
 )
-async def delete_product(backends: BackendsDep, authorization: AdminAuthorization, product_id: ProductId) -> Response:
+async def delete_product(
+    backends: BackendsDep, authorization: AdminAuthorization, key: CallerKey, product_id: ProductId
+) -> Response:
     """Remove a product from the catalog (admin only)."""
-    return await backends.product.relay("DELETE", f"/products/{product_id}", headers=authorization)
+    return await _admin_write(backends, "DELETE", f"/products/{product_id}", authorization, key)
+
+
+@router.post(
+    "/products/{product_id}/stock-adjustments",
+    tags=["admin"],
+    summary="Adjust a product's stock by a delta",
+    responses={200: {"model": ProductPayload}, **_errors(400, 401, 404, 409, 422, 429)},
+)
+async def adjust_stock(
+    backends: BackendsDep,
+    authorization: AdminAuthorization,
+    key: CallerKey,
+    product_id: ProductId,
+    adjustment: StockAdjustment,
+) -> Response:
+    """Move stock by a delta with a reason, never below zero; a repeated `reference` applies once (admin only)."""
+    body = adjustment.model_dump(mode="json", exclude_unset=True)
+    return await _admin_write(backends, "POST", f"/products/{product_id}/stock-adjustments", authorization, key, body)
+
+
+@router.post(
+    "/categories",
+    tags=["admin"],
+    summary="Create a category",
+    status_code=201,
+    responses={201: {"model": CategoryPayload}, **_errors(400, 401, 409, 422, 429)},
+)
+async def create_category(
+    backends: BackendsDep, authorization: AdminAuthorization, key: CallerKey, category: CategoryCreate
+) -> Response:
+    """A new category; names are unique whatever their case (admin only)."""
+    return await _admin_write(backends, "POST", "/categories", authorization, key, category.model_dump(mode="json"))
+
+
+@router.put(
+    "/categories/{category_id}",
+    tags=["admin"],
+    summary="Rename a category",
+    responses={200: {"model": CategoryPayload}, **_errors(400, 401, 404, 409, 422, 429)},
+)
+async def rename_category(
+    backends: BackendsDep,
+    authorization: AdminAuthorization,
+    key: CallerKey,
+    category_id: CategoryId,
+    rename: CategoryRename,
+) -> Response:
+    """Rename a category; its products and search follow (admin only)."""
+    body = rename.model_dump(mode="json")
+    return await _admin_write(backends, "PUT", f"/categories/{category_id}", authorization, key, body)
+
+
+@router.delete(
+    "/categories/{category_id}",
+    tags=["admin"],
+    summary="Delete an empty category",
+    status_code=204,
+    responses={204: {"description": "Deleted"}, **_errors(401, 404, 409, 422, 429)},
+)
+async def delete_category(
+    backends: BackendsDep, authorization: AdminAuthorization, key: CallerKey, category_id: CategoryId
+) -> Response:
+    """Delete a category that holds no products (admin only)."""
+    return await _admin_write(backends, "DELETE", f"/categories/{category_id}", authorization, key)
+
+
+SearchText = Annotated[SearchWords | None, Query(description="Words to look for")]
 
 
 @router.get(
-    "/search",
-    tags=["search"],
-    summary="Search products",
-    responses={200: {"model": SearchPage}, **_errors(422)},
+    "/search", tags=["search"], summary="Search products", responses={200: {"model": SearchResults}, **_errors(422)}
 )
 async def search(
     backends: BackendsDep,
-    q: Annotated[str | None, Query(max_length=200, pattern=PRINTABLE, description="Words to look for")] = None,
+    q: SearchText = None,
     category: CategoryFilter = None,
     min_price: PriceBound = None,
     max_price: PriceBound = None,
     sort: Annotated[SearchSort | None, Query(description="Order; best match first by default")] = None,
-    limit: Limit = 20,
-    offset: SearchOffset = 0,
+    limit: Limit = PAGE_LIMIT_DEFAULT,
+    offset: Offset = 0,
 ) -> Response:
     """Products matching the words, typo-tolerant, with counts per category."""
     params = _present(

@@ -1,73 +1,126 @@
-"""Wiring: the frontend app with its backends, sessions, pages, admin, API and static files."""
+"""Wiring: the frontend app with its backends, its own database (sessions), pages, admin, API and static files."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 
-import httpx
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
-from starlette.middleware.sessions import SessionMiddleware
 
 from mce.kit.app import add_readiness_check, create_service_app
+from mce.kit.db import make_engine, read_runner
+from mce.kit.http import Transport
 from mce.kit.settings import load_settings
 from mce.services.frontend import admin, api, pages
 from mce.services.frontend.cache import CatalogCache, CatalogCacheMiddleware
 from mce.services.frontend.clients import open_backends
+from mce.services.frontend.pages import CategoryCache
 from mce.services.frontend.rendering import STATIC_DIR, build_templates, install_error_pages
+from mce.services.frontend.sessions import SessionMiddleware, SessionRuntime
 from mce.services.frontend.settings import FrontendSettings, resolve_secrets
+from mce.services.frontend.store.sql import SqlAttemptLimiter, SqlSessionStore
+from mce.services.frontend.store.tables import MIGRATIONS
 
-SESSION_COOKIE = "mce_session"
+log = logging.getLogger(__name__)
+
+HOUSEKEEPING_EVERY_S = 600.0
+FAVICON = STATIC_DIR / "favicon.svg"
+
+
+async def _housekeeping(store: SqlSessionStore, limiter: SqlAttemptLimiter, settings: FrontendSettings) -> None:
+    """Now and then delete ended sessions and passed sign-in windows, so the tables stay small."""
+    while True:
+        now = datetime.now(UTC)
+        try:
+            await run_in_threadpool(
+                store.purge,
+                unused_since=now - timedelta(seconds=settings.session_idle_s),
+                created_before=now - timedelta(seconds=settings.session_max_age_s),
+            )
+            await run_in_threadpool(limiter.purge)
+        except Exception:
+            log.exception("frontend housekeeping failed; will try again")
+        await asyncio.sleep(HOUSEKEEPING_EVERY_S)
 
 
 def create_app(
     settings: FrontendSettings | None = None,
     *,
-    product_transport: httpx.AsyncBaseTransport | None = None,
-    search_transport: httpx.AsyncBaseTransport | None = None,
+    product_transport: Transport | None = None,
+    search_transport: Transport | None = None,
 ) -> FastAPI:
     """The frontend app; the transports let tests put fake backends behind the clients."""
     settings = settings or load_settings(FrontendSettings)
     secrets = resolve_secrets(settings)
+    catalog_cache = CatalogCache(ttl=settings.catalog_cache_ttl, max_bytes=settings.catalog_cache_mb * 1024 * 1024)
+    category_cache = CategoryCache(ttl=settings.category_cache_ttl)
+
+    def catalog_changed() -> None:
+        catalog_cache.clear()
+        category_cache.clear()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        url = settings.resolved_url()
+        if settings.migrate_on_start and not await run_in_threadpool(MIGRATIONS.is_current, url):
+            await run_in_threadpool(MIGRATIONS.apply, url)
+        engine = make_engine(url)
+        store = SqlSessionStore(engine)
+        limiter = SqlAttemptLimiter(
+            engine, max_failures=settings.auth_failure_limit, window_s=settings.auth_failure_window_s
+        )
+        read = read_runner(engine)
         backends = open_backends(
             settings,
             product_transport=product_transport,
             search_transport=search_transport,
-            on_catalog_write=catalog_cache.clear,
+            on_catalog_write=catalog_changed,
         )
         app.state.backends = backends
-        add_readiness_check(app, "product", backends.product.ping)
-        # Search being down degrades the shop but does not stop it selling.
+        app.state.limiter = limiter
+        app.state.read = read
+        app.state.session_runtime = SessionRuntime(store, secrets.session_secret.encode(), read)
+        # Only its own database decides whether this frontend can serve: with the catalog down it still shows
+        # a friendly page, and taking every frontend out of its Service would show nothing at all.
+        add_readiness_check(app, "database", lambda: run_in_threadpool(store.ping))
+        add_readiness_check(app, "product", backends.product.ping, required=False)
         add_readiness_check(app, "search", backends.search.ping, required=False)
+        chores = asyncio.create_task(_housekeeping(store, limiter, settings), name="frontend-housekeeping")
         try:
             yield
         finally:
+            chores.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await chores
             await backends.aclose()
+            engine.dispose()
 
-    catalog_cache = CatalogCache(ttl=settings.catalog_cache_ttl)
     app = create_service_app(
         "frontend",
         settings,
         lifespan=lifespan,
-        description="The storefront and the JSON API in front of the catalog.",
+        description="The storefront and the JSON API in front of the catalog and search.",
         middleware=[
             Middleware(CatalogCacheMiddleware, cache=catalog_cache),
             Middleware(
                 SessionMiddleware,
-                secret_key=secrets.session_secret,
-                session_cookie=SESSION_COOKIE,
-                same_site="lax",
-                https_only=settings.cookie_secure,
+                runtime=lambda: app.state.session_runtime,
+                secure=settings.secure_cookies,
+                idle_s=settings.session_idle_s,
+                max_age_s=settings.session_max_age_s,
             ),
         ],
     )
     app.state.secrets = secrets
     app.state.catalog_cache = catalog_cache
+    app.state.category_cache = category_cache
     app.state.templates = build_templates(settings)
     install_error_pages(app)
     app.add_exception_handler(admin.AdminLoginRequired, admin.redirect_to_login)
@@ -75,4 +128,9 @@ def create_app(
     app.include_router(pages.router)
     app.include_router(admin.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon() -> Response:
+        return Response(FAVICON.read_bytes(), media_type="image/svg+xml", headers={"cache-control": "max-age=86400"})
+
     return app

@@ -1,33 +1,24 @@
-"""Clients for the product and search services, and the errors that say which one failed."""
+"""Clients for the product and search services, and what their answers mean to the gateway and the pages."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import secrets
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import orjson
 from fastapi import Response
 
-from mce.kit.errors import DomainError, NotFound, Unavailable
-from mce.kit.http import RETRYABLE_STATUSES, ServiceClient
+from mce.kit.errors import DomainError, Unavailable, problem
+from mce.kit.http import HttpResponse, ServiceClient, Transport
 from mce.services.frontend.settings import FrontendSettings
 
 log = logging.getLogger(__name__)
 
-
-class ProductUnavailable(Unavailable):
-    """The product service does not answer."""
-
-    code = "product_unavailable"
-
-
-class SearchUnavailable(Unavailable):
-    """The search service does not answer."""
-
-    code = "search_unavailable"
+# Headers of a backend's answer that the gateway passes on to its caller.
+PASSED_HEADERS = ("retry-after", "www-authenticate", "idempotent-replayed")
 
 
 class BadGateway(DomainError):
@@ -37,67 +28,86 @@ class BadGateway(DomainError):
     code = "bad_gateway"
 
 
+class BackendRefused(DomainError):
+    """A backend refused the request with a 4xx; pages show it as a friendly error with the same status."""
+
+    def __init__(self, status: int, body: Any) -> None:
+        error = body.get("error", {}) if isinstance(body, dict) else {}
+        message = str(error.get("message") or "the request was refused")
+        details = [d for d in error.get("details", []) if isinstance(d, dict) and "field" in d and "message" in d]
+        super().__init__(message, details=details)
+        self.status = status
+        self.code = str(error.get("code") or "refused")
+        self.body = body
+
+
 class Backend(ServiceClient):
-    """A ServiceClient whose outages name the backend, so the API and pages can tell which one is down."""
+    """A ServiceClient that maps what the backend says for the gateway (relay) and for the pages (fetch_json)."""
 
     def __init__(
-        self,
-        name: str,
-        base_url: str,
-        *,
-        unavailable: type[Unavailable],
-        on_write: Callable[[], None] = lambda: None,
-        **options: Any,
+        self, name: str, base_url: str, *, on_write: Callable[[], None] = lambda: None, **options: Any
     ) -> None:
         super().__init__(name, base_url, **options)
-        self.unavailable = unavailable
         self.on_write = on_write
 
-    async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """Send a request; a backend that is down, or says it is, raises this backend's Unavailable."""
+    async def request(self, method: str, path: str, **kwargs: Any) -> HttpResponse:
+        """Send a request; a backend that is down, or says it is, raises Unavailable naming it."""
         try:
             response = await super().request(method, path, **kwargs)
-        except Unavailable as exc:
-            raise self.unavailable(exc.message) from exc
         finally:
             if method.upper() not in ("GET", "HEAD", "OPTIONS"):
                 # Whatever the outcome, the backend may have changed: cached reads must not outlive the write.
                 self.on_write()
-        if response.status_code in RETRYABLE_STATUSES:
-            raise self.unavailable(f"{self.name} service is unavailable ({response.status_code})")
+        if response.status in (502, 503, 504):
+            retry_after = response.headers.get("retry-after", "1")
+            raise Unavailable(
+                f"the {self.name} service is unavailable",
+                service=self.name,
+                retry_after_s=int(retry_after) if retry_after.isdigit() else 1,
+                details=[problem("", f"{self.name} answered {response.status}")],
+            )
         return response
 
-    async def relay(self, method: str, path: str, **kwargs: Any) -> Response:
-        """Forward a call and hand back the backend's status and JSON bytes as they are."""
+    async def relay(self, method: str, path: str, *, location_prefix: str = "/api", **kwargs: Any) -> Response:
+        """Forward a call; the backend's status and JSON body go back as they are (4xx included), 5xx becomes 502."""
         response = await self.request(method, path, **kwargs)
-        if response.status_code >= 500:
+        if response.status >= 500:
             raise self.failed(response)
+        headers = {name: response.headers[name] for name in PASSED_HEADERS if name in response.headers}
+        if "location" in response.headers:
+            headers["location"] = location_prefix + response.headers["location"]
         if not response.content:
-            return Response(status_code=response.status_code)
-        return Response(response.content, status_code=response.status_code, media_type="application/json")
+            return Response(status_code=response.status, headers=headers)
+        return Response(response.content, status_code=response.status, headers=headers, media_type="application/json")
 
-    async def fetch_json(self, path: str, params: dict[str, Any] | None = None) -> Any:
-        """GET a JSON document; 404 raises NotFound, any other failure BadGateway."""
+    async def fetch_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        """GET a JSON document; a 4xx raises BackendRefused with that status, anything else unusable BadGateway."""
         response = await self.request("GET", path, params=params)
-        if response.status_code == 404:
-            raise NotFound(f"{self.name} has nothing at {path}")
-        if response.status_code != 200:
+        if 400 <= response.status < 500:
+            raise BackendRefused(response.status, _json_or_none(response))
+        if response.status != 200:
             raise self.failed(response)
-        try:
-            return orjson.loads(response.content)
-        except orjson.JSONDecodeError:
-            raise self.failed(response) from None
+        body = _json_or_none(response)
+        if body is None:
+            raise self.failed(response)
+        return body
 
-    def failed(self, response: httpx.Response) -> BadGateway:
+    def failed(self, response: HttpResponse) -> BadGateway:
         """The error for an answer the frontend cannot use, logged with what the backend said."""
-        log.error(
-            "%s answered %s %d",
-            self.name,
-            response.request.url.path,
-            response.status_code,
-            extra={"backend_body": response.text[:500]},
-        )
-        return BadGateway(f"{self.name} service failed ({response.status_code})")
+        log.error("%s answered %d", self.name, response.status, extra={"backend_body": response.text[:500]})
+        return BadGateway(f"the {self.name} service failed ({response.status})")
+
+
+def _json_or_none(response: HttpResponse) -> Any:
+    try:
+        return orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        return None
+
+
+def write_headers(authorization: str, idempotency_key: str | None) -> dict[str, str]:
+    """Headers of a write on an admin's behalf: their credential, and a key so a retry is never applied twice."""
+    return {"authorization": authorization, "idempotency-key": idempotency_key or secrets.token_urlsafe(18)}
 
 
 @dataclass(frozen=True)
@@ -116,8 +126,8 @@ class Backends:
 def open_backends(
     settings: FrontendSettings,
     *,
-    product_transport: httpx.AsyncBaseTransport | None = None,
-    search_transport: httpx.AsyncBaseTransport | None = None,
+    product_transport: Transport | None = None,
+    search_transport: Transport | None = None,
     on_catalog_write: Callable[[], None] = lambda: None,
 ) -> Backends:
     """Pooled clients for product and search; transports let tests put fakes behind them."""
@@ -125,16 +135,9 @@ def open_backends(
         product=Backend(
             "product",
             settings.product_url,
-            unavailable=ProductUnavailable,
             on_write=on_catalog_write,
             timeout=settings.http_timeout,
             transport=product_transport,
         ),
-        search=Backend(
-            "search",
-            settings.search_url,
-            unavailable=SearchUnavailable,
-            timeout=settings.http_timeout,
-            transport=search_transport,
-        ),
+        search=Backend("search", settings.search_url, timeout=settings.http_timeout, transport=search_transport),
     )

@@ -6,9 +6,8 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Request
 
-from mce.services.frontend import sessions
+from mce.kit.contracts import MAX_ID
 from mce.services.frontend.clients import Backends
-from mce.services.frontend.schemas import MAX_ID
 
 
 async def get_backends(request: Request) -> Backends:
@@ -16,10 +15,6 @@ async def get_backends(request: Request) -> Backends:
     return request.app.state.backends
 
 
-async def shopper_session(request: Request) -> None:
-    """Give a first-time visitor their anonymous shopper id."""
-    sessions.ensure_shopper_id(request)
-
-
 BackendsDep = Annotated[Backends, Depends(get_backends)]
 ProductId = Annotated[int, Path(ge=1, le=MAX_ID, description="The product's id")]
+CategoryId = Annotated[int, Path(ge=1, le=MAX_ID, description="The category's id")]

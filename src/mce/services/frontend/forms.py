@@ -1,13 +1,18 @@
-"""The admin product form: read what was typed, and place the catalog's complaints next to the right fields."""
+"""Admin forms: read what was typed, and place the catalog's complaints next to the right fields."""
 
 from __future__ import annotations
 
-import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from mce.kit.money import MoneyError, format_amount, parse_amount
+
 PRODUCT_FIELDS = ("name", "description", "price", "stock", "category", "image_url")
+# 1,299.99 groups thousands with commas; "1,50" does not, and is refused rather than read as 150.
+_GROUPED = re.compile(r"^\d{1,3}(,\d{3})+(\.\d{1,2})?$")
+_WHOLE = re.compile(r"^[+-]?\d{1,10}$")
 
 
 @dataclass
@@ -25,21 +30,25 @@ class ProductForm:
         return not self.errors
 
 
-def _price(text: str) -> float | None:
-    """A price typed as 19.99 or $1,299.00, or None when it is not a number."""
+def parse_price(text: str) -> tuple[str | None, str | None]:
+    """The exact price typed (as the wire's decimal string), or the message to show; "$1,299.00" is fine, "1,50" not."""
+    cleaned = text.strip().removeprefix("$").strip()
+    if not cleaned:
+        return None, "Enter a price, like 19.99."
+    if "," in cleaned:
+        if not _GROUPED.match(cleaned):
+            return None, "Use a dot for cents, like 1.50 (commas only between thousands, like 1,299.00)."
+        cleaned = cleaned.replace(",", "")
     try:
-        value = float(text.replace("$", "").replace(",", ""))
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None
+        return format_amount(parse_amount(cleaned)), None
+    except MoneyError as exc:
+        return None, f"The price {exc}, like 19.99."
 
 
-def _whole_number(text: str) -> int | None:
-    """A count typed as 12, or None when it is not a whole number."""
-    try:
-        return int(text)
-    except ValueError:
-        return None
+def parse_whole_number(text: str) -> int | None:
+    """A whole number typed as 12 or -3, or None when it is not one."""
+    cleaned = text.strip()
+    return int(cleaned) if _WHOLE.match(cleaned) else None
 
 
 def read_product_form(form: Mapping[str, Any], *, editing: bool) -> ProductForm:
@@ -48,15 +57,15 @@ def read_product_form(form: Mapping[str, Any], *, editing: bool) -> ProductForm:
     payload: dict[str, Any] = {name: values[name] for name in ("name", "description", "category")}
     errors: dict[str, str] = {}
 
-    price = _price(values["price"])
-    if price is None:
-        errors["price"] = "Enter a price, like 19.99."
+    price, problem = parse_price(values["price"])
+    if problem:
+        errors["price"] = problem
     else:
         payload["price"] = price
 
-    stock = _whole_number(values["stock"])
-    if stock is None:
-        errors["stock"] = "Enter a whole number, like 12."
+    stock = parse_whole_number(values["stock"])
+    if stock is None or stock < 0:
+        errors["stock"] = "Enter a whole number of 0 or more, like 12."
     else:
         payload["stock"] = stock
 
@@ -66,30 +75,28 @@ def read_product_form(form: Mapping[str, Any], *, editing: bool) -> ProductForm:
     elif editing:
         payload["image_url"] = None
 
-    version = _whole_number(str(form.get("version", "")).strip()) if editing else None
+    version = parse_whole_number(str(form.get("version", ""))) if editing else None
     if version is not None:
         payload["version"] = version
     return ProductForm(values=values, payload=payload, errors=errors, version=version)
 
 
-def catalog_errors(body: Any) -> tuple[dict[str, str], str]:
+def catalog_errors(body: Any, fields: tuple[str, ...] = PRODUCT_FIELDS) -> tuple[dict[str, str], str]:
     """Messages by field from the catalog's error body, and its own message when no field could be named."""
     error = body.get("error") if isinstance(body, dict) else None
     if not isinstance(error, dict):
-        return {}, "The catalog refused the product."
+        return {}, "The catalog refused the change."
     by_field: dict[str, str] = {}
     details = error.get("details")
-    if isinstance(details, dict):
-        details = [{"field": key, "message": value} for key, value in details.items()]
     for detail in details if isinstance(details, list) else []:
         if not isinstance(detail, dict):
             continue
         name = str(detail.get("field", "")).rsplit(".", 1)[-1]
-        if name in PRODUCT_FIELDS and name not in by_field:
+        if name in fields and name not in by_field:
             by_field[name] = str(detail.get("message", "is not valid"))
     if by_field:
         return by_field, ""
-    return by_field, str(error.get("message") or "The catalog refused the product.")
+    return by_field, str(error.get("message") or "The catalog refused the change.")
 
 
 def values_from_product(product: dict[str, Any]) -> dict[str, str]:
@@ -97,7 +104,7 @@ def values_from_product(product: dict[str, Any]) -> dict[str, str]:
     return {
         "name": product.get("name") or "",
         "description": product.get("description") or "",
-        "price": f"{product.get('price', 0):.2f}",
+        "price": str(product.get("price", "")),
         "stock": str(product.get("stock", 0)),
         "category": product.get("category") or "",
         "image_url": product.get("image_url") or "",

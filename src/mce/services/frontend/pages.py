@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 
-from mce.kit.errors import DomainError
+from mce.kit.errors import DomainError, Unavailable
 from mce.services.frontend import views
-from mce.services.frontend.clients import Backends, SearchUnavailable
-from mce.services.frontend.deps import BackendsDep, ProductId, shopper_session
+from mce.services.frontend.clients import Backends
+from mce.services.frontend.deps import BackendsDep, ProductId
 from mce.services.frontend.rendering import render
 from mce.services.frontend.views import PAGE_SIZE, Pagination, SearchQuery
 
@@ -19,30 +20,58 @@ log = logging.getLogger(__name__)
 
 HOME_NEWEST = 8
 
-router = APIRouter(include_in_schema=False, dependencies=[Depends(shopper_session)])
+router = APIRouter(include_in_schema=False)
 
 
-async def nav_categories(backends: Backends) -> list[dict[str, Any]]:
-    """Categories for the header; a page whose own content comes from elsewhere still renders without them."""
-    try:
-        body = await backends.product.fetch_json("/categories")
-    except DomainError as exc:
-        log.warning("header categories unavailable: %s", exc)
-        return []
-    return body["items"]
+class CategoryCache:
+    """The header's categories: reused for `ttl` seconds, fetched by one request at a time, kept while the catalog is
+    down, so a page never waits on the catalog twice and a slow catalog does not slow every page's header."""
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._items: list[dict[str, Any]] | None = None
+        self._fetched_at = 0.0
+        self._refreshing: asyncio.Task[None] | None = None
+
+    def clear(self) -> None:
+        """Fetch afresh next time (the catalog changed through this frontend)."""
+        self._fetched_at = 0.0
+
+    async def get(self, backends: Backends) -> list[dict[str, Any]]:
+        """Every category with its count; stale rather than none while the catalog does not answer."""
+        if self._items is not None and time.monotonic() - self._fetched_at < self.ttl:
+            return self._items
+        if self._refreshing is None or self._refreshing.done():
+            self._refreshing = asyncio.create_task(self._refresh(backends))
+        if self._items is None:
+            await asyncio.shield(self._refreshing)
+        return self._items or []
+
+    async def _refresh(self, backends: Backends) -> None:
+        try:
+            body = await backends.product.fetch_json("/categories")
+        except DomainError as exc:
+            log.warning("categories unavailable, keeping the last ones: %s", exc)
+            return
+        self._items = body["items"]
+        self._fetched_at = time.monotonic()
+
+
+async def nav_categories(request: Request, backends: Backends) -> list[dict[str, Any]]:
+    """Categories shoppers can browse: those with products in them."""
+    items = await request.app.state.category_cache.get(backends)
+    return [item for item in items if item.get("count")]
 
 
 @router.get("/")
 async def home(request: Request, backends: BackendsDep) -> Response:
     """Category tiles and the newest products."""
     categories, newest = await asyncio.gather(
-        backends.product.fetch_json("/categories"),
+        nav_categories(request, backends),
         backends.product.fetch_json("/products", {"limit": HOME_NEWEST, "sort": "newest"}),
     )
     return render(
-        request,
-        "home.html",
-        {"nav_categories": categories["items"], "categories": categories["items"], "products": newest["items"]},
+        request, "home.html", {"nav_categories": categories, "categories": categories, "products": newest["items"]}
     )
 
 
@@ -62,7 +91,7 @@ async def listing(
     if category:
         params["category"] = category
     result, categories = await asyncio.gather(
-        backends.product.fetch_json("/products", params), nav_categories(backends)
+        backends.product.fetch_json("/products", params), nav_categories(request, backends)
     )
     return render(
         request,
@@ -83,7 +112,7 @@ async def listing(
 async def product_page(request: Request, backends: BackendsDep, product_id: ProductId) -> Response:
     """One product: price, stock, description and image."""
     product, categories = await asyncio.gather(
-        backends.product.fetch_json(f"/products/{product_id}"), nav_categories(backends)
+        backends.product.fetch_json(f"/products/{product_id}"), nav_categories(request, backends)
     )
     return render(request, "product.html", {"nav_categories": categories, "product": product})
 
@@ -92,8 +121,8 @@ async def _search_or_none(backends: Backends, query: SearchQuery) -> dict[str, A
     """The search result, or None while the search service is down."""
     try:
         return await backends.search.fetch_json("/search", query.backend_params(PAGE_SIZE))
-    except SearchUnavailable as exc:
-        log.warning("search page without search: %s", exc)
+    except Unavailable as exc:
+        log.warning("search page without search: %s", exc.message)
         return None
 
 
@@ -114,14 +143,15 @@ async def search_page(
     )
     context: dict[str, Any] = {"query": query, "q": query.q, "sorts": views.SEARCH_SORTS}
     if not query.q:
-        context["nav_categories"] = await nav_categories(backends)
+        context["nav_categories"] = await nav_categories(request, backends)
         return render(request, "search.html", context)
-    result, categories = await asyncio.gather(_search_or_none(backends, query), nav_categories(backends))
+    result, categories = await asyncio.gather(_search_or_none(backends, query), nav_categories(request, backends))
     context["nav_categories"] = categories
     if result is None:
         return render(request, "search.html", {**context, "unavailable": True}, status_code=503)
     context.update(
         products=result["items"],
+        hint=result.get("hint"),
         facets=views.sorted_facets(result.get("facets", {}).get("category", {})),
         pagination=Pagination(page=query.page, per_page=PAGE_SIZE, total=result["total"]),
         link_params=query.link_params(),

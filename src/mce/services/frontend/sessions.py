@@ -1,21 +1,211 @@
-"""What the signed session cookie holds: the shopper id, the admin mark, the CSRF token and flash messages."""
+"""Server-side sessions: the cookie holds a random token, the data lives in the session store.
+
+Signing out deletes the session on the server, so a cookie saved before is worth nothing afterwards. A session ends
+when unused for its idle time or at its absolute lifetime; an admin's sign-in lapses sooner. Nothing is stored for a
+visitor until the session holds something, so browsing costs no writes.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from http.cookies import SimpleCookie
+from typing import Any
 
 from fastapi import Request
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mce.kit.db import ReadRunner
+from mce.services.frontend.store.port import SessionStore, StoredSession
+
+log = logging.getLogger(__name__)
+
+COOKIE = "mce_session"
 SHOPPER_ID = "sid"
 ADMIN = "admin"
 CSRF = "csrf"
 FLASHES = "flashes"
+# A session's last use is written at most this often, so reading pages does not write on every request.
+TOUCH_EVERY = timedelta(seconds=60)
+TOKEN_CHARS = 43
+
+
+class ServerSession(dict):
+    """A session's data; changes are saved on the server when the response starts."""
+
+    def __init__(
+        self,
+        data: dict[str, Any] | None = None,
+        *,
+        token: str | None = None,
+        created_at: datetime | None = None,
+        last_seen_at: datetime | None = None,
+    ) -> None:
+        super().__init__(data or {})
+        self.token = token
+        self.created_at = created_at
+        self.last_seen_at = last_seen_at
+        self.modified = False
+        self.renewed = False
+        self.ended = False
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.modified = True
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        self.modified = True
+        super().__delitem__(key)
+
+    def pop(self, key: str, *default: Any) -> Any:
+        self.modified = self.modified or key in self
+        return super().pop(key, *default)
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        if key not in self:
+            self.modified = True
+        return super().setdefault(key, default)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        self.modified = True
+        super().update(*args, **kwargs)
+
+    def clear(self) -> None:
+        self.modified = True
+        super().clear()
+
+    def renew(self) -> None:
+        """Give the session a new token at the next save (on a change of privilege, against session fixation)."""
+        self.renewed = True
+        self.modified = True
+
+    def end(self) -> None:
+        """End the session on the server and forget its data; anything stored afterwards starts a new session."""
+        super().clear()
+        self.ended = True
+        self.modified = True
+
+
+@dataclass(frozen=True)
+class SessionRuntime:
+    """What the middleware needs once the lifespan has opened the store."""
+
+    store: SessionStore
+    secret: bytes
+    read: ReadRunner
+
+
+def _key_hash(secret: bytes, token: str) -> str:
+    """The stored key: keyed, so neither a leaked table nor a guessed hash opens a session."""
+    return hmac.new(secret, token.encode(), hashlib.sha256).hexdigest()
+
+
+def _cookie_token(scope: Scope) -> str | None:
+    """The session token from the request's cookies, if it looks like one of ours."""
+    for name, value in scope["headers"]:
+        if name == b"cookie":
+            cookie = SimpleCookie()
+            try:
+                cookie.load(value.decode("latin-1"))
+            except Exception:  # a malformed Cookie header is the client's problem, not a 500
+                return None
+            morsel = cookie.get(COOKIE)
+            if morsel and len(morsel.value) == TOKEN_CHARS and morsel.value.isascii():
+                return morsel.value
+    return None
+
+
+class SessionMiddleware:
+    """Loads the session named by the cookie into `request.session` and saves it when the response starts."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        runtime: Callable[[], SessionRuntime],
+        secure: bool,
+        idle_s: int,
+        max_age_s: int,
+    ) -> None:
+        self.app = app
+        self.runtime = runtime
+        self.secure = secure
+        self.idle = timedelta(seconds=idle_s)
+        self.max_age = timedelta(seconds=max_age_s)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        runtime = self.runtime()
+        token = _cookie_token(scope)
+        session, stale_cookie = await self._load(runtime, token)
+        scope["session"] = session
+
+        async def save_then_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                cookie = await self._save(runtime, session, stale_cookie)
+                if cookie is not None:
+                    message["headers"] = [*message.get("headers", ()), (b"set-cookie", cookie.encode("latin-1"))]
+            await send(message)
+
+        await self.app(scope, receive, save_then_send)
+
+    async def _load(self, runtime: SessionRuntime, token: str | None) -> tuple[ServerSession, bool]:
+        """The live session for the token, or a new empty one (and whether the browser holds a dead cookie)."""
+        if token is None:
+            return ServerSession(), False
+        stored = await runtime.read(runtime.store.load, _key_hash(runtime.secret, token))
+        now = datetime.now(UTC)
+        if stored is None:
+            return ServerSession(), True
+        if now - stored.last_seen_at > self.idle or now - stored.created_at > self.max_age:
+            await run_in_threadpool(runtime.store.delete, _key_hash(runtime.secret, token))
+            return ServerSession(), True
+        return ServerSession(
+            stored.data, token=token, created_at=stored.created_at, last_seen_at=stored.last_seen_at
+        ), False
+
+    async def _save(self, runtime: SessionRuntime, session: ServerSession, stale_cookie: bool) -> str | None:
+        """Write what changed; the Set-Cookie value to send, if any."""
+        now = datetime.now(UTC)
+        had_cookie = session.token is not None or stale_cookie
+        ending = session.ended or session.renewed or (session.modified and not session)
+        if ending and session.token is not None:
+            await run_in_threadpool(runtime.store.delete, _key_hash(runtime.secret, session.token))
+            session.token = None
+        if not session:
+            # Nothing to keep: no row, and the browser forgets any cookie it had.
+            return self._cookie("", 0) if had_cookie else None
+        if session.token is None:
+            if not session.modified:
+                return None
+            session.token = secrets.token_urlsafe(32)
+            session.created_at = now
+        elif not session.modified and session.last_seen_at and now - session.last_seen_at < TOUCH_EVERY:
+            return None
+        stored = StoredSession(dict(session), session.created_at or now, now)
+        await run_in_threadpool(runtime.store.save, _key_hash(runtime.secret, session.token), stored)
+        remaining = self.max_age - (now - stored.created_at)
+        return self._cookie(session.token, int(min(self.idle, remaining).total_seconds()))
+
+    def _cookie(self, value: str, max_age: int) -> str:
+        """The Set-Cookie value: HttpOnly, SameSite=Lax, Secure where asked."""
+        parts = [f"{COOKIE}={value}", "Path=/", f"Max-Age={max_age}", "HttpOnly", "SameSite=Lax"]
+        if self.secure:
+            parts.append("Secure")
+        return "; ".join(parts)
 
 
 def ensure_shopper_id(request: Request) -> str:
-    """The shopper's anonymous id, given on the first visit so a cart can follow them."""
+    """The shopper's anonymous id, made when something (a cart) first needs it."""
     session = request.session
     if SHOPPER_ID not in session:
         session[SHOPPER_ID] = secrets.token_urlsafe(16)
@@ -45,20 +235,34 @@ def _token_mark(request: Request) -> str:
 
 
 def is_admin(request: Request) -> bool:
-    """Whether this session belongs to an admin who logged in with the current token."""
-    mark = request.session.get(ADMIN)
-    return isinstance(mark, str) and hmac.compare_digest(mark, _token_mark(request))
+    """Whether this session belongs to an admin who signed in with the current token, recently enough."""
+    admin = request.session.get(ADMIN)
+    if not isinstance(admin, dict) or not isinstance(admin.get("mark"), str):
+        return False
+    if not hmac.compare_digest(admin["mark"], _token_mark(request)):
+        return False
+    settings = request.app.state.settings
+    now = time.time()
+    since, seen = admin.get("since", 0), admin.get("seen", 0)
+    if now - seen > settings.admin_idle_s or now - since > settings.admin_max_age_s:
+        request.session.pop(ADMIN, None)
+        return False
+    if now - seen > TOUCH_EVERY.total_seconds():
+        request.session[ADMIN] = {**admin, "seen": now}
+    return True
 
 
 def sign_in_admin(request: Request) -> None:
-    """Mark the session as an admin's, with a fresh CSRF token for the new privilege."""
-    request.session[ADMIN] = _token_mark(request)
+    """Mark the session as an admin's, under a new token and with a fresh CSRF token for the new privilege."""
+    now = time.time()
+    request.session.renew()
+    request.session[ADMIN] = {"mark": _token_mark(request), "since": now, "seen": now}
     request.session[CSRF] = secrets.token_urlsafe(24)
 
 
-def sign_out_admin(request: Request) -> None:
-    """Drop the admin mark; the shopper id stays so the cart does too."""
-    request.session.pop(ADMIN, None)
+def sign_out(request: Request) -> None:
+    """End the session on the server: a copy of its cookie opens nothing afterwards."""
+    request.session.end()
 
 
 def flash(request: Request, message: str, kind: str = "success") -> None:

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
-from mce.services.frontend.schemas import MAX_OFFSET, MAX_PRICE
+from mce.kit.contracts import CATEGORY_MAX, MAX_OFFSET, QUERY_MAX
+from mce.kit.money import MoneyError, format_amount, parse_amount
 
 PAGE_SIZE = 24
 LOW_STOCK = 5
-MAX_QUERY_LENGTH = 200
-MAX_CATEGORY_LENGTH = 100
+MAX_QUERY_LENGTH = QUERY_MAX
+MAX_CATEGORY_LENGTH = CATEGORY_MAX
 
 LISTING_SORTS = {
     "newest": "Newest",
@@ -27,10 +29,11 @@ SEARCH_SORTS = {
 }
 
 
-def format_price(value: float | int) -> str:
-    """A price as shoppers read it: $1,299.00."""
-    sign = "-" if value < 0 else ""
-    return f"{sign}${abs(value):,.2f}"
+def format_price(value: Decimal | str | int) -> str:
+    """A price as shoppers read it: $1,299.00, from the exact amount (never through a float)."""
+    amount = Decimal(str(value))
+    sign = "-" if amount < 0 else ""
+    return f"{sign}${abs(amount):,.2f}"
 
 
 @dataclass(frozen=True)
@@ -116,7 +119,7 @@ class Pagination:
 
 
 def max_page(per_page: int) -> int:
-    """The deepest page the backends will serve at this page size."""
+    """The deepest page the backends serve at this page size (its offset within the shared MAX_OFFSET)."""
     return MAX_OFFSET // per_page + 1
 
 
@@ -129,15 +132,12 @@ def parse_page(raw: str | None, per_page: int = PAGE_SIZE) -> int:
     return min(max(page, 1), max_page(per_page))
 
 
-def parse_price(raw: str | None) -> float | None:
+def parse_price(raw: str | None) -> Decimal | None:
     """A price bound from a form; blank, malformed or out-of-range input means no bound."""
     try:
-        value = float((raw or "").strip())
-    except ValueError:
+        return parse_amount((raw or "").strip().removeprefix("$"))
+    except MoneyError:
         return None
-    if not math.isfinite(value) or not 0 <= value <= MAX_PRICE:
-        return None
-    return value
 
 
 def clean_text(raw: str | None, max_length: int) -> str:
@@ -151,9 +151,9 @@ def choose(raw: str | None, allowed: dict[str, str], default: str) -> str:
     return raw if raw in allowed else default
 
 
-def number_text(value: float) -> str:
+def number_text(value: Decimal) -> str:
     """A price bound as typed: 10, 10.5, 10.25."""
-    return f"{value:.2f}".rstrip("0").rstrip(".")
+    return format_amount(value).rstrip("0").rstrip(".")
 
 
 def link(path: str, params: dict[str, Any], **changes: Any) -> str:
@@ -173,8 +173,8 @@ class SearchQuery:
 
     q: str = ""
     category: str = ""
-    min_price: float | None = None
-    max_price: float | None = None
+    min_price: Decimal | None = None
+    max_price: Decimal | None = None
     sort: str = "relevance"
     page: int = 1
 
@@ -190,11 +190,15 @@ class SearchQuery:
         page: str | None,
     ) -> SearchQuery:
         """Read the query string leniently: a shopper's typo in a filter should not cost them the page."""
+        low, high = parse_price(min_price), parse_price(max_price)
+        if low is not None and high is not None and low > high:
+            # "From 100 to 10" means between the two.
+            low, high = high, low
         return cls(
             q=clean_text(q, MAX_QUERY_LENGTH),
             category=clean_text(category, MAX_CATEGORY_LENGTH),
-            min_price=parse_price(min_price),
-            max_price=parse_price(max_price),
+            min_price=low,
+            max_price=high,
             sort=choose(sort, SEARCH_SORTS, "relevance"),
             page=parse_page(page),
         )
@@ -221,9 +225,9 @@ class SearchQuery:
         if self.category:
             params["category"] = self.category
         if self.min_price is not None:
-            params["min_price"] = self.min_price
+            params["min_price"] = format_amount(self.min_price)
         if self.max_price is not None:
-            params["max_price"] = self.max_price
+            params["max_price"] = format_amount(self.max_price)
         return params
 
 

@@ -3,10 +3,9 @@
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
-from mce.services.product.store.tables import metadata
+from mce.services.product.store.tables import MIGRATIONS, metadata
 
 config = context.config
-url = config.get_main_option("sqlalchemy.url")
 connectable = engine_from_config(
     config.get_section(config.config_ini_section, {}), prefix="sqlalchemy.", poolclass=pool.NullPool
 )
@@ -16,7 +15,7 @@ with connectable.connect() as connection:
         connection=connection,
         target_metadata=metadata,
         render_as_batch=connection.dialect.name == "sqlite",
-        version_table="alembic_version_product",
+        version_table=MIGRATIONS.version_table,
     )
     with context.begin_transaction():
         context.run_migrations()

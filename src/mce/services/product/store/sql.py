@@ -50,6 +50,11 @@ _ORDER = {
 }
 
 
+def _products(count: int) -> str:
+    """'1 product', '3 products'."""
+    return f"{count} product{'' if count == 1 else 's'}"
+
+
 def _product(row: Row) -> Product:
     """A stored row as the domain's Product."""
     return Product(**row._mapping)
@@ -219,8 +224,8 @@ class SqlCategoryRepository(CategoryRepository):
         category = self.get(category_id)
         if category.count:
             raise Conflict(
-                f"category {category.name!r} still holds {category.count} products; move or delete them first",
-                details=[problem("", f"{category.count} products are in it")],
+                f"category {category.name!r} still holds {_products(category.count)}; move or delete them first",
+                details=[problem("", f"{_products(category.count)} in it")],
             )
         self.conn.execute(delete(categories).where(categories.c.id == category_id))
 

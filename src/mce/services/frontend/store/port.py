@@ -1,0 +1,41 @@
+"""Ports of the frontend's own data: the session store."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class StoredSession:
+    """A session as kept on the server."""
+
+    data: dict[str, Any]
+    created_at: datetime
+    last_seen_at: datetime
+
+
+class SessionStore(ABC):
+    """Sessions by the keyed hash of their token; ending one here ends it everywhere, whatever cookies remain."""
+
+    @abstractmethod
+    def load(self, key_hash: str) -> StoredSession | None:
+        """The session, or None when there is none (never made, ended or purged)."""
+
+    @abstractmethod
+    def save(self, key_hash: str, session: StoredSession) -> None:
+        """Create or replace the session."""
+
+    @abstractmethod
+    def delete(self, key_hash: str) -> None:
+        """End the session; nothing happens when there is none."""
+
+    @abstractmethod
+    def purge(self, *, unused_since: datetime, created_before: datetime) -> int:
+        """Delete sessions unused since a moment or made before another; returns how many."""
+
+    @abstractmethod
+    def ping(self) -> None:
+        """Raise if the store does not answer."""

@@ -1,0 +1,104 @@
+"""The frontend's own data on SQLAlchemy: SQLite embedded, PostgreSQL in production."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import orjson
+from sqlalchemy import Engine, delete, or_, select, text, update
+from sqlalchemy.dialects.postgresql import insert as postgres_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from mce.kit.db import translated_errors, write_transaction
+from mce.kit.errors import TooManyRequests
+from mce.services.frontend.store.port import SessionStore, StoredSession
+from mce.services.frontend.store.tables import auth_failures, sessions
+
+WHAT = "frontend database"
+
+
+def _utc(moment: datetime) -> datetime:
+    """SQLite hands timestamps back without a zone; they were written in UTC."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+class SqlSessionStore(SessionStore):
+    """Sessions in the frontend's database, shared by every replica."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._insert = postgres_insert if engine.dialect.name == "postgresql" else sqlite_insert
+
+    def load(self, key_hash: str) -> StoredSession | None:
+        with translated_errors(WHAT), self.engine.connect() as conn:
+            row = conn.execute(select(sessions).where(sessions.c.key_hash == key_hash)).first()
+        if row is None:
+            return None
+        return StoredSession(orjson.loads(row.data), _utc(row.created_at), _utc(row.last_seen_at))
+
+    def save(self, key_hash: str, session: StoredSession) -> None:
+        values = {
+            "data": orjson.dumps(session.data).decode(),
+            "created_at": session.created_at,
+            "last_seen_at": session.last_seen_at,
+        }
+        statement = self._insert(sessions).values(key_hash=key_hash, **values)
+        statement = statement.on_conflict_do_update(index_elements=["key_hash"], set_=values)
+        with translated_errors(WHAT), write_transaction(self.engine) as conn:
+            conn.execute(statement)
+
+    def delete(self, key_hash: str) -> None:
+        with translated_errors(WHAT), write_transaction(self.engine) as conn:
+            conn.execute(delete(sessions).where(sessions.c.key_hash == key_hash))
+
+    def purge(self, *, unused_since: datetime, created_before: datetime) -> int:
+        old = or_(sessions.c.last_seen_at < unused_since, sessions.c.created_at < created_before)
+        with translated_errors(WHAT), write_transaction(self.engine) as conn:
+            return conn.execute(delete(sessions).where(old)).rowcount
+
+    def ping(self) -> None:
+        with translated_errors(WHAT), self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+
+class SqlAttemptLimiter:
+    """Failed sign-ins per client in a fixed window, counted in the shared database so replicas agree."""
+
+    def __init__(self, engine: Engine, *, max_failures: int, window_s: float) -> None:
+        self.engine = engine
+        self.max_failures = max_failures
+        self.window = timedelta(seconds=window_s)
+        self._insert = postgres_insert if engine.dialect.name == "postgresql" else sqlite_insert
+
+    def check(self, client: str) -> None:
+        """Raise TooManyRequests, with the seconds to wait, while the client is locked out."""
+        with translated_errors(WHAT), self.engine.connect() as conn:
+            row = conn.execute(select(auth_failures).where(auth_failures.c.client == client[:100])).first()
+        if row is None or row.failures < self.max_failures:
+            return
+        wait = (_utc(row.window_started_at) + self.window - datetime.now(UTC)).total_seconds()
+        if wait > 0:
+            raise TooManyRequests("too many failed sign-ins; wait before trying again", retry_after_s=int(wait) + 1)
+
+    def failed(self, client: str) -> None:
+        """Count one failed attempt, starting a new window when the last one has passed."""
+        now = datetime.now(UTC)
+        key = client[:100]
+        with translated_errors(WHAT), write_transaction(self.engine) as conn:
+            conn.execute(
+                self._insert(auth_failures)
+                .values(client=key, window_started_at=now, failures=0)
+                .on_conflict_do_nothing(index_elements=["client"])
+            )
+            row = conn.execute(select(auth_failures).where(auth_failures.c.client == key)).one()
+            if now - _utc(row.window_started_at) >= self.window:
+                values = {"window_started_at": now, "failures": 1}
+            else:
+                values = {"failures": auth_failures.c.failures + 1}
+            conn.execute(update(auth_failures).where(auth_failures.c.client == key).values(**values))
+
+    def purge(self) -> int:
+        """Forget windows that have passed."""
+        with translated_errors(WHAT), write_transaction(self.engine) as conn:
+            cutoff = datetime.now(UTC) - self.window
+            return conn.execute(delete(auth_failures).where(auth_failures.c.window_started_at < cutoff)).rowcount

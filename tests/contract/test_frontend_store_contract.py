@@ -1,0 +1,100 @@
+"""The frontend's own store (sessions and failed sign-ins), written once and run on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+
+from mce.kit.db import make_engine
+from mce.kit.errors import TooManyRequests
+from mce.services.frontend.store.port import StoredSession
+from mce.services.frontend.store.sql import SqlAttemptLimiter, SqlSessionStore
+from mce.services.frontend.store.tables import MIGRATIONS
+from tests.dbs import fresh_postgres_database
+
+
+@pytest.fixture(scope="module")
+def postgres_engine(postgres_url: str) -> Iterator[Engine]:
+    with fresh_postgres_database(postgres_url) as url:
+        MIGRATIONS.apply(url)
+        engine = make_engine(url)
+        yield engine
+        engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'frontend.db'}"
+        MIGRATIONS.apply(url)
+        engine = make_engine(url)
+        yield engine
+        engine.dispose()
+    else:
+        engine = request.getfixturevalue("postgres_engine")
+        with engine.begin() as conn:
+            conn.execute(text("TRUNCATE sessions, auth_failures"))
+        yield engine
+
+
+def _session(data: dict, created_ago: float = 0, seen_ago: float = 0) -> StoredSession:
+    now = datetime.now(UTC)
+    return StoredSession(data, now - timedelta(seconds=created_ago), now - timedelta(seconds=seen_ago))
+
+
+def test_a_session_reads_back_exactly_and_is_replaced_by_a_save(engine) -> None:
+    store = SqlSessionStore(engine)
+    saved = _session({"csrf": "abc", "flashes": [{"kind": "info", "message": "Hi ✓"}]})
+    store.save("k1", saved)
+    assert store.load("k1") == saved
+    store.save("k1", _session({"csrf": "new"}))
+    assert store.load("k1").data == {"csrf": "new"}
+    assert store.load("missing") is None
+
+
+def test_a_deleted_session_is_gone_for_good(engine) -> None:
+    store = SqlSessionStore(engine)
+    store.save("k1", _session({"a": 1}))
+    store.delete("k1")
+    store.delete("k1")
+    assert store.load("k1") is None
+
+
+def test_purging_drops_unused_and_too_old_sessions_only(engine) -> None:
+    store = SqlSessionStore(engine)
+    store.save("fresh", _session({"a": 1}))
+    store.save("idle", _session({"a": 1}, seen_ago=7200))
+    store.save("ancient", _session({"a": 1}, created_ago=10 * 86400))
+    now = datetime.now(UTC)
+    assert store.purge(unused_since=now - timedelta(hours=1), created_before=now - timedelta(days=5)) == 2
+    assert store.load("fresh") is not None and store.load("idle") is None and store.load("ancient") is None
+
+
+def test_failed_sign_ins_lock_a_client_out_for_the_rest_of_the_window(engine) -> None:
+    limiter = SqlAttemptLimiter(engine, max_failures=3, window_s=60)
+    for _ in range(3):
+        limiter.check("10.0.0.1")
+        limiter.failed("10.0.0.1")
+    with pytest.raises(TooManyRequests) as raised:
+        limiter.check("10.0.0.1")
+    assert 0 < raised.value.retry_after_s <= 61
+    limiter.check("10.0.0.2")
+
+
+def test_a_new_window_starts_once_the_last_has_passed(engine) -> None:
+    limiter = SqlAttemptLimiter(engine, max_failures=2, window_s=0.2)
+    limiter.failed("c")
+    limiter.failed("c")
+    with pytest.raises(TooManyRequests):
+        limiter.check("c")
+    import time
+
+    time.sleep(0.25)
+    limiter.check("c")
+    limiter.failed("c")
+    limiter.check("c")
+    assert limiter.purge() == 0
