@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 
+import orjson
 import pytest
 from sqlalchemy import Engine, func, select, text
 
@@ -79,6 +80,12 @@ def fields(name: str = "Wireless Headphones", **overrides: object) -> ProductFie
 def create(uow: Uow, **overrides: object):
     with uow() as work:
         return usecases.create_product(work, fields=fields(**overrides))
+
+
+def page(queries: SqlCatalogQueries, **query: object) -> tuple[list[dict], int]:
+    """A listing page, parsed."""
+    documents, total = queries.page(**query)
+    return orjson.loads(documents), total
 
 
 def staged_events(engine: Engine) -> list[Event]:
@@ -239,6 +246,8 @@ def test_a_stock_change_with_a_reference_applies_once_even_when_raced(uow, queri
 def test_unknown_ids_are_not_found(uow, queries) -> None:
     with pytest.raises(NotFound):
         queries.get(999)
+    with pytest.raises(NotFound):
+        queries.get_json(999)
     with pytest.raises(NotFound), uow() as work:
         usecases.update_product(work, product_id=999, changes={"name": "x"}, expected_version=None)
     with pytest.raises(NotFound), uow() as work:
@@ -260,7 +269,7 @@ def test_listing_filters_by_category_whatever_its_case_and_counts_the_whole_matc
     for i in range(7):
         create(uow, name=f"Book {i}", category="Books")
     create(uow, name="Lamp", category="Office")
-    items, total = queries.page(category="BOOKS", sort="name", limit=3, offset=3)
+    items, total = page(queries, category="BOOKS", sort="name", limit=3, offset=3)
     assert total == 7
     assert [p["name"] for p in items] == ["Book 3", "Book 4", "Book 5"]
     assert items[0]["price"] == "59.99" and items[0]["category"] == "Books"
@@ -280,7 +289,7 @@ def test_listing_sorts_stably(uow, queries, sort, expected) -> None:
     create(uow, name="c", price=Decimal("5.00"))
     create(uow, name="a", price=Decimal("9.00"))
     create(uow, name="b", price=Decimal("1.00"))
-    items, _ = queries.page(category=None, sort=sort, limit=10, offset=0)
+    items, _ = page(queries, category=None, sort=sort, limit=10, offset=0)
     assert [p["name"] for p in items] == expected
 
 
@@ -290,7 +299,7 @@ def test_pages_never_repeat_or_skip_items_with_equal_sort_keys(uow, queries) -> 
             usecases.create_product(work, fields=fields(f"P{i}", price=Decimal("1.00")))
     seen = []
     for offset in range(0, 25, 10):
-        items, _ = queries.page(category=None, sort="price_asc", limit=10, offset=offset)
+        items, _ = page(queries, category=None, sort="price_asc", limit=10, offset=offset)
         seen += [p["id"] for p in items]
     assert len(seen) == len(set(seen)) == 25
 
@@ -337,3 +346,12 @@ def test_concurrent_twins_with_one_key_write_once(uow, queries) -> None:
 
     assert _race(6, create_keyed) == ["ok"] * 6
     assert queries.count() == 1
+
+
+def test_a_listed_product_is_exactly_the_product_read_alone(uow, queries) -> None:
+    product = create(uow, name="Ünïcode \"quoted\" \\ name", description="line\nbreak", price=Decimal("1234.05"))
+    with uow() as work:
+        usecases.update_product(work, product_id=product.id, changes={"image_url": "/i/a.png"}, expected_version=None)
+    (listed,), _ = page(queries, category=None, sort="id", limit=1, offset=0)
+    assert listed == queries.get(product.id).to_json() == orjson.loads(queries.get_json(product.id))
+    assert listed["price"] == "1234.05" and listed["created_at"].endswith("Z") and "." in listed["created_at"]

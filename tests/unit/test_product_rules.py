@@ -92,7 +92,7 @@ def test_product_events_carry_the_full_state_keyed_by_id() -> None:
         "ProductCreated",
         "7",
         "12.50",
-        "2026-01-02T03:04:05Z",
+        "2026-01-02T03:04:05.000000Z",
     )
     assert updated.type == "ProductUpdated" and updated.data["version"] == 2
 

@@ -81,6 +81,15 @@ def category_key(name: str) -> str:
     return " ".join(name.split()).casefold()
 
 
+class ProductListQuery(BaseModel):
+    """The parameters of a product listing (one model, so the framework validates them in one go)."""
+
+    limit: Limit = Field(default=PAGE_LIMIT_DEFAULT, description="How many items to return")
+    offset: Offset = Field(default=0, description="How many items to skip (offset + limit ≤ 10,000)")
+    category: CategoryName | None = Field(default=None, description="Only this category (case does not matter)")
+    sort: ProductSort = Field(default="newest", description="Order; newest first by default")
+
+
 class ProductCreate(BaseModel):
     """A new product, as an admin sends it."""
 

@@ -69,14 +69,16 @@ class CatalogQueries(ABC):
     """Reads of the committed catalog."""
 
     @abstractmethod
-    def page(
-        self, *, category: str | None, sort: ProductSort, limit: int, offset: int
-    ) -> tuple[list[dict[str, Any]], int]:
-        """A page of products as JSON-ready dicts in the given order, and how many match in all."""
+    def page(self, *, category: str | None, sort: ProductSort, limit: int, offset: int) -> tuple[bytes, int]:
+        """A page of products as a JSON array (each as Product.to_json writes it), and how many match in all."""
 
     @abstractmethod
     def get(self, product_id: int) -> Product:
         """One product; raises NotFound."""
+
+    @abstractmethod
+    def get_json(self, product_id: int) -> bytes:
+        """One product as JSON, exactly as Product.to_json writes it; raises NotFound."""
 
     @abstractmethod
     def categories(self) -> list[Category]:

@@ -2,17 +2,35 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Engine, Row, delete, func, insert, select, text, update
-from sqlalchemy.engine import Connection
+from sqlalchemy import (
+    Engine,
+    Integer,
+    Row,
+    Select,
+    Text,
+    bindparam,
+    cast,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+    type_coerce,
+    update,
+)
+from sqlalchemy.engine import Connection, Dialect
 
 from mce.kit.contracts import category_key
 from mce.kit.db import translated_errors
-from mce.kit.errors import Conflict, NotFound, problem
-from mce.kit.money import format_amount
+from mce.kit.errors import Conflict, NotFound, Unavailable, problem
 from mce.kit.uow import SqlUnitOfWork
 from mce.services.product.domain import Category, Product, ProductFields, ProductSort, stock_after
 from mce.services.product.store.port import CatalogQueries, CategoryRepository, ProductRepository
@@ -60,25 +78,86 @@ def _product(row: Row) -> Product:
     return Product(**row._mapping)
 
 
-def _iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
+def _json_fields(dialect: str) -> list[Any]:
+    """The product's JSON object fields as SQL, formatted exactly as Product.to_json formats them."""
+    if dialect == "sqlite":
+        # Money is integer cents; timestamps are stored as 'YYYY-MM-DD HH:MM:SS.ffffff' in UTC.
+        # type_coerce: as raw cents, or the Money type would convert the literal 100 to cents as well.
+        cents = type_coerce(products.c.price, Integer)
+        price = func.printf("%d.%02d", cents / 100, cents % 100)
+        created = func.replace(products.c.created_at, " ", "T").concat("Z")
+        updated = func.replace(products.c.updated_at, " ", "T").concat("Z")
+    else:
+        price = cast(products.c.price, Text)
+        stamp = 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+        created = func.to_char(func.timezone("UTC", products.c.created_at), stamp)
+        updated = func.to_char(func.timezone("UTC", products.c.updated_at), stamp)
+    return [
+        literal("id"), products.c.id,
+        literal("name"), products.c.name,
+        literal("description"), products.c.description,
+        literal("price"), price,
+        literal("stock"), products.c.stock,
+        literal("category"), categories.c.name,
+        literal("image_url"), products.c.image_url,
+        literal("thumbnail_url"), products.c.thumbnail_url,
+        literal("created_at"), created,
+        literal("updated_at"), updated,
+        literal("version"), products.c.version,
+    ]  # fmt: skip
 
 
-def _row_json(row: Row) -> dict[str, Any]:
-    """A stored row straight to its JSON form, without building a Product on the hot listing path."""
-    return {
-        "id": row.id,
-        "name": row.name,
-        "description": row.description,
-        "price": format_amount(row.price),
-        "stock": row.stock,
-        "category": row.category,
-        "image_url": row.image_url,
-        "thumbnail_url": row.thumbnail_url,
-        "created_at": _iso(row.created_at),
-        "updated_at": _iso(row.updated_at),
-        "version": row.version,
-    }
+@dataclass(frozen=True)
+class _Compiled:
+    """A statement compiled once to the driver's SQL, with its constant parameters and the order it wants them in."""
+
+    sql: str
+    constants: dict[str, Any]
+    order: tuple[str, ...] | None
+
+    @classmethod
+    def of(cls, statement: Select, dialect: Dialect, placeholders: dict[str, Any]) -> _Compiled:
+        compiled = statement.compile(dialect=dialect)
+        order = tuple(compiled.positiontup) if compiled.positiontup else None
+        return cls(str(compiled), dict(compiled.construct_params(placeholders)), order)
+
+    def rows(self, cursor: Any, values: dict[str, Any]) -> list[tuple]:
+        """Execute on a driver cursor with these values: none of SQLAlchemy's per-call work, on the hottest read."""
+        merged = {**self.constants, **values}
+        cursor.execute(self.sql, tuple(merged[n] for n in self.order) if self.order else merged)
+        return cursor.fetchall()
+
+
+def _document(dialect: Dialect) -> Any:
+    """A product as one JSON object built by the database."""
+    if dialect.name == "sqlite":
+        return func.json_object(*_json_fields(dialect.name))
+    return cast(func.json_build_object(*_json_fields(dialect.name)), Text)
+
+
+@cache
+def _one_statement(dialect: Dialect) -> _Compiled:
+    """One product's JSON, compiled once."""
+    one = select(_document(dialect)).select_from(_JOINED).where(products.c.id == bindparam("id", type_=Integer))
+    return _Compiled.of(one, dialect, {"id": 0})
+
+
+@cache
+def _page_statements(dialect: Dialect, sort: str, filtered: bool) -> tuple[_Compiled, _Compiled]:
+    """The listing's two statements, compiled once: each product as a JSON object made by the database, and the count.
+
+    A listing is the hottest read; building its JSON in SQL, and compiling it once, spares the Python work per row
+    and per call (measured on SQLite: 0.56 ms of CPU for a page of 20 with rows mapped in Python, 0.2 ms with the
+    JSON made in SQL, about 0.08 ms compiled once).
+    """
+    page = select(_document(dialect)).select_from(_JOINED).order_by(*_ORDER[sort])
+    total = select(func.count()).select_from(products)
+    if filtered:
+        page = page.where(categories.c.name_key == bindparam("key"))
+        total = total.select_from(_JOINED).where(categories.c.name_key == bindparam("key"))
+    page = page.limit(bindparam("limit", type_=Integer)).offset(bindparam("offset", type_=Integer))
+    placeholders = {"limit": 0, "offset": 0, "key": ""}
+    return _Compiled.of(page, dialect, placeholders), _Compiled.of(total, dialect, placeholders)
 
 
 class SqlProductRepository(ProductRepository):
@@ -258,19 +337,35 @@ class SqlCatalogQueries(CatalogQueries):
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def page(
-        self, *, category: str | None, sort: ProductSort, limit: int, offset: int
-    ) -> tuple[list[dict[str, Any]], int]:
-        page = select(*_COLUMNS).select_from(_JOINED)
-        total = select(func.count()).select_from(products)
+    def page(self, *, category: str | None, sort: ProductSort, limit: int, offset: int) -> tuple[bytes, int]:
+        page, total = _page_statements(self.engine.dialect, sort, category is not None)
+        values = {"limit": limit, "offset": offset}
         if category is not None:
-            key = category_key(category)
-            page = page.where(categories.c.name_key == key)
-            total = total.select_from(_JOINED).where(categories.c.name_key == key)
+            values["key"] = category_key(category)
+        with self._cursor() as cursor:
+            documents = [row[0] for row in page.rows(cursor, values)]
+            ((count,),) = total.rows(cursor, values)
+        return b"[" + ",".join(documents).encode() + b"]", count
+
+    def get_json(self, product_id: int) -> bytes:
+        with self._cursor() as cursor:
+            found = _one_statement(self.engine.dialect).rows(cursor, {"id": product_id})
+        if not found:
+            raise NotFound(f"product {product_id} not found")
+        return found[0][0].encode()
+
+    @contextmanager
+    def _cursor(self) -> Iterator[Any]:
+        """A driver cursor on a pooled connection, its driver's errors translated like SQLAlchemy's."""
+        driver_error = self.engine.dialect.loaded_dbapi.Error
         with translated_errors(WHAT), self.engine.connect() as conn:
-            rows = conn.execute(page.order_by(*_ORDER[sort]).limit(limit).offset(offset)).all()
-            count = conn.execute(total).scalar_one()
-        return [_row_json(row) for row in rows], count
+            cursor = conn.connection.cursor()
+            try:
+                yield cursor
+            except driver_error as exc:
+                raise Unavailable(f"{WHAT} is unavailable: {type(exc).__name__}", service=WHAT) from exc
+            finally:
+                cursor.close()
 
     def get(self, product_id: int) -> Product:
         with translated_errors(WHAT), self.engine.connect() as conn:
