@@ -83,24 +83,23 @@ def test_over_capacity_requests_are_shed_at_once_with_retry_after(data_dir) -> N
     settings = ProductSettings(data_dir=data_dir, admin_token=TOKEN, max_in_flight=1)
     app = create_app(settings)
     with TestClient(app) as client:
-        client.get("/healthz")
+        shedder = app.state.shedder
         # Pretend one request is in flight; the next is answered 503 without waiting.
-        context = _request_context(app.middleware_stack)
-        context.in_flight = 1
+        shedder.in_flight = 1
         shed = client.get("/products")
         probe = client.get("/healthz")
-        context.in_flight = 0
+        shedder.in_flight = 0
+        # Now pretend the process ran out of CPU: its event loop runs late.
+        shedder.observe_lag(1.0)
+        lagging = client.get("/products")
+        shedder.observe_lag(0.0)
+        recovered = client.get("/products")
+        metrics = client.get("/metrics").text
     assert shed.status_code == 503 and shed.json()["error"]["code"] == "overloaded"
     assert shed.headers["retry-after"] == "1"
     assert probe.status_code == 200
-
-
-def _request_context(app):
-    from mce.kit.middleware import RequestContextMiddleware
-
-    while not isinstance(app, RequestContextMiddleware):
-        app = app.app
-    return app
+    assert lagging.status_code == 503 and recovered.status_code == 200
+    assert 'http_requests_shed_total{service="product"} 2.0' in metrics
 
 
 def test_production_refuses_to_start_without_a_token_or_a_real_database(tmp_path) -> None:

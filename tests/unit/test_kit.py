@@ -280,3 +280,39 @@ def test_decimals_are_sent_as_their_exact_text() -> None:
     client = ServiceClient("thing", "http://thing", transport=Recording(lambda *_: HttpResponse(200)))
     asyncio.run(client.request("POST", "/x", json={"price": Decimal("19.90")}))
     assert sent == [b'{"price":"19.90"}']
+
+
+def test_shedding_starts_past_the_lag_limit_and_stops_below_half_of_it() -> None:
+    from mce.kit.shedding import LoadShedder
+
+    shedder = LoadShedder(max_in_flight=10, max_lag_s=0.1)
+    shedder.observe_lag(0.15)
+    assert shedder.overloaded
+    shedder.observe_lag(0.07)
+    assert shedder.overloaded
+    shedder.observe_lag(0.04)
+    assert not shedder.overloaded
+    shedder.in_flight = 10
+    assert shedder.overloaded
+
+
+def test_the_lag_watch_sees_a_blocked_event_loop() -> None:
+    from mce.kit.shedding import LoadShedder
+
+    shedder = LoadShedder(max_in_flight=10, max_lag_s=0.1)
+
+    seen: list[float] = []
+
+    async def block_the_loop() -> None:
+        watch = asyncio.create_task(shedder.watch_loop())
+        await asyncio.sleep(0.01)
+        time.sleep(0.3)
+        for _ in range(3):
+            await asyncio.sleep(0)
+        seen.append(shedder.lag_s)
+        overloaded = shedder.overloaded
+        watch.cancel()
+        assert overloaded
+
+    asyncio.run(block_the_loop())
+    assert seen[0] >= 0.2

@@ -21,6 +21,7 @@ from mce.kit.errors import ErrorBody, install_error_handlers
 from mce.kit.metrics import HttpMetrics
 from mce.kit.middleware import RequestContextMiddleware, json_500
 from mce.kit.settings import BaseServiceSettings
+from mce.kit.shedding import LoadShedder
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,7 @@ def create_service_app(
         metrics_server = None
         if settings.metrics_port:
             metrics_server, _ = start_http_server(settings.metrics_port, settings.host, registry=metrics.registry)
+        lag_watch = asyncio.create_task(shedder.watch_loop(), name="event-loop-lag")
         try:
             if lifespan is None:
                 yield
@@ -81,6 +83,7 @@ def create_service_app(
                 async with lifespan(app):
                     yield
         finally:
+            lag_watch.cancel()
             if metrics_server is not None:
                 metrics_server.shutdown()
                 metrics_server.server_close()
@@ -92,6 +95,9 @@ def create_service_app(
     app.state.unhandled_responder = json_500
     metrics = HttpMetrics(service)
     app.state.metrics = metrics
+    shedder = LoadShedder(max_in_flight=settings.max_in_flight, max_lag_s=settings.max_loop_lag_ms / 1000)
+    app.state.shedder = shedder
+    metrics.watch_shedding(shedder)
     # add_middleware wraps what is there, so the service's own go first, then compression, the request context last.
     for item in reversed(middleware):
         app.add_middleware(item.cls, *item.args, **item.kwargs)
@@ -101,7 +107,7 @@ def create_service_app(
         metrics=metrics,
         max_body_bytes=settings.max_body_bytes,
         budget_s=settings.http_timeout,
-        max_in_flight=settings.max_in_flight,
+        shedder=shedder,
         on_unhandled=lambda: app.state.unhandled_responder,
     )
     install_error_handlers(app)

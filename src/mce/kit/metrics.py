@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 # Buckets tuned for in-cluster calls: most answers take milliseconds.
@@ -27,6 +27,23 @@ class HttpMetrics:
             registry=self.registry,
         )
         self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+
+    def watch_shedding(self, shedder: object) -> None:
+        """Export the load shedder's state: requests in flight, event-loop lag, and a count of requests refused."""
+        labels = ["service"]
+        in_flight = Gauge("http_requests_in_flight", "Requests being handled", labels, registry=self.registry)
+        in_flight.labels(self.service).set_function(lambda: shedder.in_flight)
+        lag = Gauge(
+            "event_loop_lag_seconds", "How late the event loop last ran a timer", labels, registry=self.registry
+        )
+        lag.labels(self.service).set_function(lambda: shedder.lag_s)
+        self._shed = Counter(
+            "http_requests_shed_total", "Requests refused to shed load", labels, registry=self.registry
+        )
+
+    def count_shed(self) -> None:
+        """Count one request refused to shed load."""
+        self._shed.labels(self.service).inc()
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
         """Record one served request."""

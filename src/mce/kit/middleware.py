@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from mce.kit.context import TIMEOUT_HEADER, deadline_var, parse_timeout, request_id_var
 from mce.kit.errors import error_body
 from mce.kit.metrics import HttpMetrics
+from mce.kit.shedding import LoadShedder
 
 access_log = logging.getLogger("mce.access")
 log = logging.getLogger(__name__)
@@ -67,17 +68,15 @@ class RequestContextMiddleware:
         metrics: HttpMetrics,
         max_body_bytes: int,
         budget_s: float,
-        max_in_flight: int,
+        shedder: LoadShedder,
         on_unhandled: Callable[[], UnhandledResponder] = lambda: json_500,
     ) -> None:
         self.app = app
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
         self.budget_s = budget_s
-        self.max_in_flight = max_in_flight
+        self.shedder = shedder
         self.on_unhandled = on_unhandled
-        self.in_flight = 0
-        self.shed = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -109,9 +108,11 @@ class RequestContextMiddleware:
             await send(message)
 
         counted = scope["path"] not in UNSHED_PATHS
+        shedder = self.shedder
         try:
-            if counted and self.in_flight >= self.max_in_flight:
-                self.shed += 1
+            if counted and shedder.overloaded:
+                shedder.shed += 1
+                self.metrics.count_shed()
                 status = 503
                 await self._answer(
                     send_with_id,
@@ -132,12 +133,12 @@ class RequestContextMiddleware:
                 await self._answer(send_with_id, status, code, message, extra=[(b"connection", b"close")])
                 return
             if counted:
-                self.in_flight += 1
+                shedder.in_flight += 1
             try:
                 await self.app(scope, self._capped(receive), send_with_id)
             finally:
                 if counted:
-                    self.in_flight -= 1
+                    shedder.in_flight -= 1
         except Exception as exc:
             # The id goes in the record itself too, so the line carries it whoever formats it, and whenever.
             log.exception("unhandled error", exc_info=exc, extra={"request_id": request_id})

@@ -44,6 +44,8 @@ class BaseServiceSettings(BaseSettings):
     http_timeout: float = Field(default=5.0, gt=0, le=120)
     # Requests handled at once; beyond this the service answers 503 with Retry-After at once instead of queueing.
     max_in_flight: int = Field(default=128, ge=1, le=100_000)
+    # When the event loop runs this late, the process is out of CPU: new requests get 503 until it catches up.
+    max_loop_lag_ms: float = Field(default=100.0, gt=0, le=60_000)
     # A second port that serves only /metrics, for Prometheus; unset, there is none.
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
     # Whether /metrics (and /stats) are also served on the service's own port.

@@ -1,0 +1,46 @@
+"""Load shedding: refuse work at once when the process cannot keep up, instead of queueing it until it times out.
+
+Two signals. Requests in flight past a bound mean callers wait on something slow. Event-loop lag means the process
+itself is out of CPU: requests then queue in socket buffers, before any middleware can count them, so the lag is
+what shows it. While either is over its limit, new requests get 503 with Retry-After, which costs almost nothing
+and lets the backlog drain; once the loop keeps time again, requests are served again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+LAG_PROBE_EVERY_S = 0.05
+
+
+class LoadShedder:
+    """Decides, per request, whether the process has room for it."""
+
+    def __init__(self, *, max_in_flight: int, max_lag_s: float) -> None:
+        self.max_in_flight = max_in_flight
+        self.max_lag_s = max_lag_s
+        self.in_flight = 0
+        self.lag_s = 0.0
+        self.shed = 0
+        self._lagging = False
+
+    @property
+    def overloaded(self) -> bool:
+        """Whether a new request should be refused now."""
+        return self.in_flight >= self.max_in_flight or self._lagging
+
+    def observe_lag(self, lag_s: float) -> None:
+        """Record how late the loop ran a timer; past the limit start shedding, below half of it stop (hysteresis)."""
+        self.lag_s = lag_s
+        if lag_s > self.max_lag_s:
+            self._lagging = True
+        elif lag_s < self.max_lag_s / 2:
+            self._lagging = False
+
+    async def watch_loop(self) -> None:
+        """Measure the event loop's lag for as long as the service runs."""
+        while True:
+            expected = time.monotonic() + LAG_PROBE_EVERY_S
+            await asyncio.sleep(LAG_PROBE_EVERY_S)
+            self.observe_lag(max(0.0, time.monotonic() - expected))
