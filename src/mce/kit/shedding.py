@@ -12,6 +12,8 @@ import asyncio
 import time
 
 LAG_PROBE_EVERY_S = 0.05
+# Probes in a row over the limit before shedding: one late timer is a hiccup (a GC pause, a busy neighbour), not overload.
+LATE_PROBES_TO_SHED = 3
 
 
 class LoadShedder:
@@ -23,6 +25,7 @@ class LoadShedder:
         self.in_flight = 0
         self.lag_s = 0.0
         self.shed = 0
+        self._late_in_a_row = 0
         self._lagging = False
 
     @property
@@ -31,12 +34,16 @@ class LoadShedder:
         return self.in_flight >= self.max_in_flight or self._lagging
 
     def observe_lag(self, lag_s: float) -> None:
-        """Record how late the loop ran a timer; past the limit start shedding, below half of it stop (hysteresis)."""
+        """Record how late the loop ran a timer; shed after a few late ones in a row, stop below half the limit."""
         self.lag_s = lag_s
         if lag_s > self.max_lag_s:
-            self._lagging = True
-        elif lag_s < self.max_lag_s / 2:
-            self._lagging = False
+            self._late_in_a_row += 1
+            if self._late_in_a_row >= LATE_PROBES_TO_SHED:
+                self._lagging = True
+        else:
+            self._late_in_a_row = 0
+            if lag_s < self.max_lag_s / 2:
+                self._lagging = False
 
     async def watch_loop(self) -> None:
         """Measure the event loop's lag for as long as the service runs."""
