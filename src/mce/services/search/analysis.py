@@ -130,10 +130,8 @@ class Synonyms:
 
 
 def parse_synonyms(text: str) -> Synonyms:
-    """Synonyms from the `a, b, c` format (one group of equivalent phrases a line, `#` starts a comment).
-
-    It is the format of Solr's and OpenSearch's synonym filters, so the same file can configure either.
-    """
+    """Synonyms from the `a, b, c` format: one group of equivalent phrases a line, `#` starts a comment."""
+    # Solr's and OpenSearch's synonym filters read this format too, so the same file can configure them.
     groups: dict[Phrase, list[Phrase]] = {}
     for line in text.splitlines():
         phrases: list[Phrase] = []

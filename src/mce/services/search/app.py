@@ -10,7 +10,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
+from fastapi import Depends, FastAPI, Query, Request, Response
 
 from mce.kit.app import add_readiness_check, create_service_app
 from mce.kit.bus.consumer import Consumer
@@ -29,10 +29,6 @@ from mce.services.search.settings import SearchSettings
 log = logging.getLogger(__name__)
 
 JSON = "application/json"
-
-router = APIRouter()
-# On the service's own port only, beside /metrics: the gateway never forwards it, so shoppers never reach it.
-internal_router = APIRouter()
 
 
 async def current_index(request: Request) -> SearchIndex:
@@ -58,28 +54,32 @@ def results_body(query: SearchQuery, page: SearchPage) -> bytes:
     )
 
 
-@router.get(
-    "/search",
-    tags=["search"],
-    summary="Search the catalogue",
-    description=(
-        "Every word must match: as written, as the start of a word, with a typo, as a synonym, or joined to the "
-        "next word. A query of only common words or symbols finds nothing and says what to try in `hint`; an "
-        "empty query lists everything. Category counts ignore the category filter, so every choice shows."
-    ),
-    responses={200: {"model": SearchResults}, 503: {"model": ErrorBody, "description": "The index cannot answer"}},
-)
 async def search(index: IndexDep, query: SearchParams) -> Response:
+    """One page of products matching the query, with category counts."""
     return Response(results_body(query, index.search(query)), media_type=JSON)
 
 
-@internal_router.get(
-    "/stats",
-    tags=["ops"],
-    summary="Internal: index size, event consumer progress and rebuild state",
-    description="For operators, on the service's own port; served only where /metrics is (MCE_PUBLIC_METRICS).",
-)
+def add_search_route(app: FastAPI) -> None:
+    """Serve GET /search over `app.state.index`; the real service and the fake its callers test with share it."""
+    # On the app itself, not through include_router: FastAPI keeps an included router's routes out of `app.routes`,
+    # where the kit looks up the methods a 405 answer's Allow header names.
+    app.add_api_route(
+        "/search",
+        search,
+        methods=["GET"],
+        tags=["search"],
+        summary="Search the catalogue",
+        description=(
+            "Every word must match: as written, as the start of a word, with a typo, as a synonym, or joined to the "
+            "next word. A query of only common words or symbols finds nothing and says what to try in `hint`; an "
+            "empty query lists everything. Category counts ignore the category filter, so every choice shows."
+        ),
+        responses={200: {"model": SearchResults}, 503: {"model": ErrorBody, "description": "The index cannot answer"}},
+    )
+
+
 async def stats(request: Request) -> dict[str, Any]:
+    """Index size, event consumer progress and rebuild state."""
     state = request.app.state
     consumer: Consumer = state.consumer
     return {
@@ -164,7 +164,15 @@ def create_app(
         lifespan=_lifespan(settings, index, bus, product_transport),
         description="Full-text product search with prefixes, typos, compounds, synonyms, filters and category counts.",
     )
-    app.include_router(router)
+    add_search_route(app)
     if settings.public_metrics:
-        app.include_router(internal_router)
+        # Internal, like /metrics: on the service's own port, which the gateway never forwards to shoppers.
+        app.add_api_route(
+            "/stats",
+            stats,
+            methods=["GET"],
+            tags=["ops"],
+            summary="Internal: index size, event consumer progress and rebuild state",
+            description="For operators; served only where /metrics is (MCE_PUBLIC_METRICS).",
+        )
     return app

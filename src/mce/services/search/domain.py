@@ -139,11 +139,9 @@ class Product:
 
 
 def parse_product(data: dict[str, Any]) -> Product:
-    """A Product from its published JSON, or Invalid naming what is wrong with it.
-
-    The document search answers with is the JSON as published, fields search does not know included; only the
-    price is written in the wire form (`"12.50"`), whatever form an older event carried it in.
-    """
+    """A Product from its published JSON, or Invalid naming what is wrong with it."""
+    # Search answers with the JSON as published, fields it does not know included; only the price is written in
+    # the wire form ("12.50"), whatever form an older event carried it in.
     try:
         payload = ProductPayload.model_validate(data)
     except ValidationError as exc:

@@ -36,11 +36,7 @@ class SearchIndex(ABC):
 
     @abstractmethod
     def search(self, query: SearchQuery) -> SearchPage:
-        """One page of matching products, their total, and category counts that ignore the category filter.
-
-        A query with nothing to search for (only stop words or symbols) finds nothing and carries the hint.
-        Raises Unavailable when the index cannot answer.
-        """
+        """A page of matches, their total, category counts that ignore the category filter, and the query's hint."""
 
     @abstractmethod
     def is_complete(self) -> bool:
