@@ -2,81 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Query, Request
 from fastapi.testclient import TestClient
 
-from mce.kit.errors import install_error_handlers
 from mce.kit.http import AsgiTransport, NotSent, Transport
 from mce.services.frontend.app import create_app
 from mce.services.frontend.settings import FrontendSettings
-from tests.fakes.catalog import ADMIN_TOKEN, Call, FakeCatalog
+from tests.fakes.catalog import ADMIN_TOKEN, FakeCatalog
+from tests.fakes.search import FakeSearch
 
 __all__ = ["ADMIN_TOKEN", "DownTransport", "FakeCatalog", "FakeSearch", "frontend_client"]
 
 SESSION_SECRET = "test-session-secret-0123456789"
-
-
-def _record(calls: list[Call], request: Request, body: Any = None) -> None:
-    calls.append(Call(request.method, request.url.path, dict(request.query_params), dict(request.headers), body))
-
-
-@dataclass
-class FakeSearch:
-    """The search service over the fake catalog's products: substring matching, category facets."""
-
-    catalog: FakeCatalog
-    calls: list[Call] = field(default_factory=list)
-
-    def app(self) -> FastAPI:
-        """The fake service as an ASGI app."""
-        app = FastAPI()
-        install_error_handlers(app)
-
-        @app.get("/healthz")
-        async def healthz() -> dict[str, str]:
-            return {"status": "ok"}
-
-        @app.get("/search")
-        async def search(
-            request: Request,
-            q: str = "",
-            category: str | None = None,
-            min_price: float | None = None,
-            max_price: float | None = None,
-            sort: str = "relevance",
-            limit: int = Query(20, ge=1, le=100),
-            offset: int = Query(0, ge=0),
-        ) -> dict[str, Any]:
-            _record(self.calls, request)
-            words = q.lower().split()
-            hits = [
-                p
-                for p in self.catalog.products.values()
-                if all(word in p["name"].lower() for word in words)
-                and (min_price is None or Decimal(p["price"]) >= Decimal(str(min_price)))
-                and (max_price is None or Decimal(p["price"]) <= Decimal(str(max_price)))
-            ]
-            facets: dict[str, int] = {}
-            for product in hits:
-                facets[product["category"]] = facets.get(product["category"], 0) + 1
-            if category:
-                hits = [p for p in hits if p["category"] == category]
-            if sort != "relevance":
-                hits.sort(key=lambda p: Decimal(p["price"]), reverse=sort == "price_desc")
-            return {
-                "items": hits[offset : offset + limit],
-                "total": len(hits),
-                "facets": {"category": facets},
-                "limit": limit,
-                "offset": offset,
-            }
-
-        return app
 
 
 class DownTransport:

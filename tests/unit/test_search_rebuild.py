@@ -1,14 +1,19 @@
-"""Paging through the catalogue for a rebuild: every product once, even while products are being deleted."""
+"""Rebuilding from the catalogue: every product once even while products are deleted; bad answers are retried."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import Any
 
+import orjson
 import pytest
 
 from mce.kit.errors import Invalid
-from mce.services.search.rebuild import CataloguePage, catalogue_pages
+from mce.kit.http import HttpResponse
+from mce.services.search import rebuild as rebuild_module
+from mce.services.search.domain import Product
+from mce.services.search.rebuild import CataloguePage, CatalogueRebuild, catalogue_pages
 
 
 class FakeCatalogue:
@@ -75,3 +80,76 @@ def test_a_product_without_an_integer_id_stops_the_paging():
     catalogue.ids = ["x"]  # type: ignore[list-item]
     with pytest.raises(Invalid):
         collect(catalogue)
+
+
+def catalogue_product(id: int, price: str = "10.00") -> dict[str, Any]:
+    return {
+        "id": id,
+        "name": f"Gadget {id}",
+        "description": "",
+        "price": price,
+        "stock": 1,
+        "category": "Electronics",
+        "image_url": None,
+        "thumbnail_url": None,
+        "created_at": "2026-11-25T10:00:00Z",
+        "updated_at": "2026-11-25T10:00:00Z",
+        "version": 1,
+    }
+
+
+def page_of(*items: dict[str, Any]) -> HttpResponse:
+    return HttpResponse(200, {}, orjson.dumps({"items": list(items), "total": len(items), "limit": 100, "offset": 0}))
+
+
+class ScriptedProducts:
+    """The product service's client, answering each GET with the next scripted answer."""
+
+    def __init__(self, *answers: HttpResponse) -> None:
+        self.answers = list(answers)
+        self.asked = 0
+
+    async def get(self, path: str, **_: Any) -> HttpResponse:
+        self.asked += 1
+        return self.answers.pop(0)
+
+
+class MemoryIndex:
+    """Just what a rebuild uses of a SearchIndex."""
+
+    def __init__(self) -> None:
+        self.products: dict[int, Product] = {}
+        self.complete = False
+
+    def is_complete(self) -> bool:
+        return self.complete
+
+    def upsert(self, products: list[Product]) -> int:
+        self.products.update({product.id: product for product in products})
+        return len(products)
+
+    def mark_complete(self) -> None:
+        self.complete = True
+
+
+def rebuild_with(products: ScriptedProducts) -> tuple[CatalogueRebuild, MemoryIndex]:
+    index = MemoryIndex()
+    rebuild = CatalogueRebuild(index, products)  # type: ignore[arg-type]
+    asyncio.run(rebuild.run())
+    return rebuild, index
+
+
+def test_a_product_service_answering_with_an_error_is_asked_again(monkeypatch):
+    monkeypatch.setattr(rebuild_module, "FIRST_BACKOFF_S", 0.0)
+    products = ScriptedProducts(HttpResponse(500, {}, b"{}"), HttpResponse(200, {}, b"not json"), page_of())
+    rebuild, index = rebuild_with(products)
+    assert products.asked == 3
+    assert rebuild.status() == {"state": "finished", "indexed": 0, "total": 0, "error": None}
+    assert index.complete
+
+
+def test_a_product_the_index_cannot_take_is_skipped_and_the_rest_are_loaded():
+    rebuild, index = rebuild_with(ScriptedProducts(page_of(catalogue_product(1), catalogue_product(2, "1.234"))))
+    assert sorted(index.products) == [1]
+    assert index.products[1].document["price"] == "10.00"
+    assert index.complete

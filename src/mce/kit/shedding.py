@@ -12,7 +12,7 @@ import asyncio
 import time
 
 LAG_PROBE_EVERY_S = 0.05
-# Probes in a row over the limit before shedding: one late timer is a hiccup (a GC pause, a busy neighbour), not overload.
+# Late probes in a row before shedding: one late timer is a hiccup (a GC pause, a busy neighbour), not overload.
 LATE_PROBES_TO_SHED = 3
 
 

@@ -9,80 +9,83 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Annotated, Any
 
-import httpx
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+import orjson
+from fastapi import Depends, FastAPI, Query, Request, Response
 
 from mce.kit.app import add_readiness_check, create_service_app
 from mce.kit.bus.consumer import Consumer
 from mce.kit.bus.factory import build_bus
 from mce.kit.bus.port import EventBus
-from mce.kit.http import ServiceClient
+from mce.kit.contracts import PRODUCTS_TOPIC, SearchResults
+from mce.kit.errors import ErrorBody
+from mce.kit.http import ServiceClient, Transport
 from mce.kit.settings import load_settings
-from mce.services.search.domain import (
-    DEFAULT_LIMIT,
-    MAX_LIMIT,
-    MAX_OFFSET,
-    MAX_QUERY_CHARS,
-    SearchQuery,
-    SortOrder,
-    apply_product_events,
-)
+from mce.services.search.domain import SearchPage, SearchQuery, apply_product_events
 from mce.services.search.index.factory import build_index
 from mce.services.search.index.port import SearchIndex
 from mce.services.search.rebuild import CatalogueRebuild
-from mce.services.search.schemas import Facets, SearchResults
 from mce.services.search.settings import SearchSettings
 
 log = logging.getLogger(__name__)
 
-PRODUCTS_TOPIC = "products"
-CONSUMER_GROUP = "search"
-
-Q_HELP = "Words that must all match: as written, as the start of a word, or with a typo"
-SORT_HELP = "relevance (newest first when there are no words), price_asc or price_desc"
-
-router = APIRouter()
+JSON = "application/json"
 
 
-def current_index(request: Request) -> SearchIndex:
+async def current_index(request: Request) -> SearchIndex:
     """The index the lifespan opened."""
     return request.app.state.index
 
 
 IndexDep = Annotated[SearchIndex, Depends(current_index)]
+SearchParams = Annotated[SearchQuery, Query()]
 
 
-@router.get("/search", response_model=SearchResults, tags=["search"], summary="Search the catalogue")
-async def search(
-    index: IndexDep,
-    q: Annotated[str, Query(max_length=MAX_QUERY_CHARS, description=Q_HELP)] = "",
-    category: Annotated[str | None, Query(description="Only products in this category (exact)")] = None,
-    min_price: Annotated[float | None, Query(ge=0, description="Lowest price, inclusive; not above max_price")] = None,
-    max_price: Annotated[float | None, Query(ge=0, description="Highest price, inclusive")] = None,
-    sort: Annotated[SortOrder, Query(description=SORT_HELP)] = "relevance",
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
-    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
-) -> SearchResults:
-    query = SearchQuery(
-        q=q, category=category, min_price=min_price, max_price=max_price, sort=sort, limit=limit, offset=offset
-    )
-    page = index.search(query)
-    return SearchResults(
-        items=page.items,
-        total=page.total,
-        facets=Facets(category=page.category_counts),
-        limit=query.limit,
-        offset=query.offset,
+def results_body(query: SearchQuery, page: SearchPage) -> bytes:
+    """The SearchResults JSON for a page, written straight from the stored product documents."""
+    return orjson.dumps(
+        {
+            "items": page.items,
+            "total": page.total,
+            "facets": {"category": page.category_counts},
+            "limit": query.limit,
+            "offset": query.offset,
+            "hint": page.hint,
+        }
     )
 
 
-@router.get("/stats", tags=["ops"], summary="Index size, event consumer progress and rebuild state")
+async def search(index: IndexDep, query: SearchParams) -> Response:
+    """One page of products matching the query, with category counts."""
+    return Response(results_body(query, index.search(query)), media_type=JSON)
+
+
+def add_search_route(app: FastAPI) -> None:
+    """Serve GET /search over `app.state.index`; the real service and the fake its callers test with share it."""
+    # On the app itself, not through include_router: FastAPI keeps an included router's routes out of `app.routes`,
+    # where the kit looks up the methods a 405 answer's Allow header names.
+    app.add_api_route(
+        "/search",
+        search,
+        methods=["GET"],
+        tags=["search"],
+        summary="Search the catalogue",
+        description=(
+            "Every word must match: as written, as the start of a word, with a typo, as a synonym, or joined to the "
+            "next word. A query of only common words or symbols finds nothing and says what to try in `hint`; an "
+            "empty query lists everything. Category counts ignore the category filter, so every choice shows."
+        ),
+        responses={200: {"model": SearchResults}, 503: {"model": ErrorBody, "description": "The index cannot answer"}},
+    )
+
+
 async def stats(request: Request) -> dict[str, Any]:
+    """Index size, event consumer progress and rebuild state."""
     state = request.app.state
     consumer: Consumer = state.consumer
     return {
         "products": state.index.count(),
         "consumer": {
+            "group": consumer.group,
             "alive": consumer.alive,
             "handled": consumer.handled,
             "dead_lettered": consumer.dead_lettered,
@@ -102,7 +105,7 @@ def _lifespan(
     settings: SearchSettings,
     index: SearchIndex | None,
     bus: EventBus | None,
-    product_transport: httpx.AsyncBaseTransport | None,
+    product_transport: Transport | None,
 ) -> Callable[[FastAPI], Any]:
     """Open the index, follow product events, load the catalogue if the index lacks it; undo all that on shutdown."""
 
@@ -112,7 +115,7 @@ def _lifespan(
             search_index = index or build_index(settings.search_index, data_dir=settings.data_dir)
             if index is None:
                 stack.callback(search_index.close)
-            event_bus = bus or build_bus(settings.bus, data_dir=settings.data_dir)
+            event_bus = bus or build_bus(settings)
             if bus is None:
                 stack.callback(event_bus.close)
             products = ServiceClient(
@@ -120,9 +123,9 @@ def _lifespan(
             )
             stack.push_async_callback(products.aclose)
 
-            consumer = Consumer(
-                event_bus, PRODUCTS_TOPIC, CONSUMER_GROUP, functools.partial(apply_product_events, search_index)
-            )
+            # Asked once at start: a local index is one replica and follows the topic with a group of its own.
+            group = search_index.consumer_group()
+            consumer = Consumer(event_bus, PRODUCTS_TOPIC, group, functools.partial(apply_product_events, search_index))
             consumer.start()
             stack.push_async_callback(asyncio.to_thread, consumer.stop)
             rebuild = CatalogueRebuild(search_index, products)
@@ -139,10 +142,7 @@ def _lifespan(
             add_readiness_check(app, "bus", functools.partial(asyncio.to_thread, event_bus.ping))
             add_readiness_check(app, "rebuild", rebuild.check)
             log.info(
-                "search is following %r as group %r with the %s index",
-                PRODUCTS_TOPIC,
-                CONSUMER_GROUP,
-                settings.search_index,
+                "search is following %r as group %r with the %s index", PRODUCTS_TOPIC, group, settings.search_index
             )
             yield
 
@@ -154,7 +154,7 @@ def create_app(
     *,
     index: SearchIndex | None = None,
     bus: EventBus | None = None,
-    product_transport: httpx.AsyncBaseTransport | None = None,
+    product_transport: Transport | None = None,
 ) -> FastAPI:
     """The search app; its lifespan builds what is not passed in, and closes only what it built."""
     settings = settings or load_settings(SearchSettings)
@@ -162,7 +162,17 @@ def create_app(
         "search",
         settings,
         lifespan=_lifespan(settings, index, bus, product_transport),
-        description="Full-text product search with prefixes, typo tolerance, filters and category counts.",
+        description="Full-text product search with prefixes, typos, compounds, synonyms, filters and category counts.",
     )
-    app.include_router(router)
+    add_search_route(app)
+    if settings.public_metrics:
+        # Internal, like /metrics: on the service's own port, which the gateway never forwards to shoppers.
+        app.add_api_route(
+            "/stats",
+            stats,
+            methods=["GET"],
+            tags=["ops"],
+            summary="Internal: index size, event consumer progress and rebuild state",
+            description="For operators; served only where /metrics is (MCE_PUBLIC_METRICS).",
+        )
     return app

@@ -1,142 +1,152 @@
-"""Search rules without I/O: the validated query, how its words match, how product events become index changes."""
+"""Search rules without I/O: the validated query, the page it finds, how product events become index changes."""
 
 from __future__ import annotations
 
 import logging
-import math
-import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from decimal import Decimal
+from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
+from mce.kit.contracts import (
+    PAGE_LIMIT_DEFAULT,
+    PRODUCT_CREATED,
+    PRODUCT_DELETED,
+    PRODUCT_UPDATED,
+    QUERY_MAX,
+    CategoryName,
+    Limit,
+    Offset,
+    ProductDeletedPayload,
+    ProductPayload,
+    SearchSort,
+)
 from mce.kit.errors import Invalid
 from mce.kit.events import Event
+from mce.kit.money import Money, format_amount
+from mce.services.search.analysis import hint_for
 
 if TYPE_CHECKING:
     from mce.services.search.index.port import SearchIndex
 
 log = logging.getLogger(__name__)
 
-MAX_QUERY_CHARS = 200
-DEFAULT_LIMIT = 20
-MAX_LIMIT = 100
-MAX_OFFSET = 10_000
-# Each word costs an exact, a prefix and a fuzzy lookup; past this many words more words only narrow the result.
-MAX_QUERY_TERMS = 10
-# The index drops tokens this long or longer (tantivy's RemoveLongFilter), so a query must not require them.
-MAX_TOKEN_BYTES = 40
-
-SortOrder = Literal["relevance", "price_asc", "price_desc"]
-SORT_ORDERS: tuple[str, ...] = get_args(SortOrder)
-
-PRODUCT_UPSERT_EVENTS = frozenset({"ProductCreated", "ProductUpdated"})
-PRODUCT_DELETE_EVENT = "ProductDeleted"
-
-# Letters and digits in any script, the way the index tokenizer splits words.
-_WORD = re.compile(r"[^\W_]+")
+PRODUCT_UPSERT_EVENTS = frozenset({PRODUCT_CREATED, PRODUCT_UPDATED})
 
 
-@dataclass(frozen=True)
-class QueryTerm:
-    """One lower-cased word of the query and the edit distance a typo in it may have."""
-
-    text: str
-    fuzzy_distance: int
+def _blank_means_any(value: Any) -> Any:
+    """An empty filter comes from a blank form field and means the filter is not set."""
+    return None if value == "" else value
 
 
-def typo_distance(word: str) -> int:
-    """Edits tolerated in a word: none for short words or numbers, one up to seven letters, two beyond."""
-    if len(word) < 4 or any(char.isdigit() for char in word):
-        # A one-letter change to a short word or a model number is another word, not a typo.
-        return 0
-    return 1 if len(word) <= 7 else 2
+class SearchQuery(BaseModel):
+    """What a shopper asks for; the search API reads it from the query string, so validation is the API's."""
+
+    model_config = ConfigDict(frozen=True)
+
+    q: Annotated[
+        str,
+        Field(max_length=QUERY_MAX, description="Words to find: as written, as the start of a word, or with a typo"),
+    ] = ""
+    category: Annotated[
+        CategoryName | None, BeforeValidator(_blank_means_any), Field(description="Only products in this category")
+    ] = None
+    min_price: Annotated[
+        Money | None, BeforeValidator(_blank_means_any), Field(description="Lowest price, inclusive")
+    ] = None
+    max_price: Annotated[
+        Money | None, BeforeValidator(_blank_means_any), Field(description="Highest price, inclusive")
+    ] = None
+    sort: Annotated[
+        SearchSort, Field(description="relevance (newest first when there are no words), price_asc or price_desc")
+    ] = "relevance"
+    limit: Limit = PAGE_LIMIT_DEFAULT
+    offset: Offset = 0
+
+    @field_validator("q")
+    @classmethod
+    def _trimmed(cls, value: str) -> str:
+        return value.strip()
+
+    @field_validator("max_price")
+    @classmethod
+    def _not_below_min_price(cls, value: Decimal | None, info: ValidationInfo) -> Decimal | None:
+        lowest = info.data.get("min_price")
+        if value is not None and lowest is not None and lowest > value:
+            raise PydanticCustomError("price_range", "must not be less than min_price")
+        return value
+
+    @property
+    def hint(self) -> str | None:
+        """What to tell the shopper when the text has nothing to search for (only stop words or symbols), else None."""
+        return hint_for(self.q)
+
+    @property
+    def min_cents(self) -> int | None:
+        """The lowest price in cents, as the index stores prices."""
+        return None if self.min_price is None else cents(self.min_price)
+
+    @property
+    def max_cents(self) -> int | None:
+        """The highest price in cents, as the index stores prices."""
+        return None if self.max_price is None else cents(self.max_price)
 
 
-def analyse_terms(text: str) -> tuple[QueryTerm, ...]:
-    """The distinct words of the shopper's text, in order, each with its typo tolerance."""
-    words: list[str] = []
-    for word in _WORD.findall(text.lower()):
-        if len(word.encode()) < MAX_TOKEN_BYTES and word not in words:
-            words.append(word)
-    return tuple(QueryTerm(word, typo_distance(word)) for word in words[:MAX_QUERY_TERMS])
-
-
-@dataclass(frozen=True)
-class SearchQuery:
-    """What a shopper asks for; building one validates it and raises Invalid naming every bad parameter."""
-
-    q: str = ""
-    category: str | None = None
-    min_price: float | None = None
-    max_price: float | None = None
-    sort: SortOrder = "relevance"
-    limit: int = DEFAULT_LIMIT
-    offset: int = 0
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "q", self.q.strip())
-        # An empty category comes from a blank form field and means "any".
-        object.__setattr__(self, "category", self.category or None)
-        problems = list(_query_problems(self))
-        if problems:
-            raise Invalid("invalid search: " + "; ".join(problems), details=problems)
-
-    @cached_property
-    def terms(self) -> tuple[QueryTerm, ...]:
-        """The words to match, analysed once."""
-        return analyse_terms(self.q)
-
-
-def _query_problems(query: SearchQuery) -> Iterable[str]:
-    """A message for each rule the query breaks."""
-    if len(query.q) > MAX_QUERY_CHARS:
-        yield f"q must be at most {MAX_QUERY_CHARS} characters"
-    if not 1 <= query.limit <= MAX_LIMIT:
-        yield f"limit must be between 1 and {MAX_LIMIT}"
-    if not 0 <= query.offset <= MAX_OFFSET:
-        yield f"offset must be between 0 and {MAX_OFFSET}"
-    for name in ("min_price", "max_price"):
-        value = getattr(query, name)
-        if value is not None and not (math.isfinite(value) and value >= 0):
-            yield f"{name} must be a number of at least 0"
-    if query.min_price is not None and query.max_price is not None and query.min_price > query.max_price:
-        yield "min_price must not be more than max_price"
-    if query.sort not in SORT_ORDERS:
-        yield f"sort must be one of {', '.join(SORT_ORDERS)}"
+def cents(amount: Decimal) -> int:
+    """An exact amount in whole cents; Money has at most two decimals, so nothing is rounded."""
+    return int(amount.scaleb(2))
 
 
 @dataclass(frozen=True)
 class SearchPage:
-    """One page of matching products, how many match in all, and product counts per category."""
+    """One page of matching products, how many match in all, product counts per category, and any hint."""
 
     items: list[dict[str, Any]]
     total: int
     category_counts: dict[str, int] = field(default_factory=dict)
+    hint: str | None = None
+
+    @classmethod
+    def hinted(cls, hint: str) -> SearchPage:
+        """The answer to a query that has nothing to search for: no products, and what to try instead."""
+        return cls(items=[], total=0, category_counts={}, hint=hint)
 
 
-class Product(BaseModel):
-    """A product as the product service publishes it; fields search does not use are kept as they are."""
+@dataclass(frozen=True)
+class Product:
+    """A product as the product service publishes it: its fields checked against the wire contract, and its JSON."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    payload: ProductPayload
+    document: dict[str, Any]
 
-    id: int
-    name: str
-    description: str | None = None
-    price: float
-    stock: int | None = None
-    category: str | None = None
-    image_url: str | None = None
-    thumbnail_url: str | None = None
-    created_at: str | None = None
-    updated_at: str | None = None
-    version: int
+    @property
+    def id(self) -> int:
+        """The product's id."""
+        return self.payload.id
 
-    def document(self) -> dict[str, Any]:
-        """The JSON the index stores and search returns: what was published, nothing added."""
-        return self.model_dump(mode="json", exclude_unset=True)
+    @property
+    def version(self) -> int:
+        """The product's version."""
+        return self.payload.version
+
+    @property
+    def price_cents(self) -> int:
+        """The exact price in cents, for price filters and sorting."""
+        return cents(self.payload.price)
+
+
+def parse_product(data: dict[str, Any]) -> Product:
+    """A Product from its published JSON, or Invalid naming what is wrong with it."""
+    # Search answers with the JSON as published, fields it does not know included; only the price is written in
+    # the wire form ("12.50"), whatever form an older event carried it in.
+    try:
+        payload = ProductPayload.model_validate(data)
+    except ValidationError as exc:
+        raise Invalid(f"malformed product {data.get('id')!r}: {_summarise(exc)}") from None
+    return Product(payload, {**data, "price": format_amount(payload.price)})
 
 
 @dataclass(frozen=True)
@@ -167,23 +177,16 @@ class ProductRemoval:
 ProductChange = ProductUpsert | ProductRemoval
 
 
-def parse_product(data: dict[str, Any]) -> Product:
-    """A Product from its JSON, or Invalid naming what is wrong with it."""
-    try:
-        return Product.model_validate(data)
-    except ValidationError as exc:
-        raise Invalid(f"malformed product {data.get('id')!r}: {_summarise(exc)}") from None
-
-
 def change_from_event(event: Event) -> ProductChange | None:
     """The index change an event asks for; None for event types search does not follow."""
     if event.type in PRODUCT_UPSERT_EVENTS:
         return ProductUpsert(parse_product(event.data))
-    if event.type == PRODUCT_DELETE_EVENT:
+    if event.type == PRODUCT_DELETED:
         try:
-            return ProductRemoval(product_id=int(event.data["id"]), version=int(event.data["version"]))
-        except (KeyError, TypeError, ValueError):
-            raise Invalid(f"malformed {event.type} event {event.event_id}: needs integer id and version") from None
+            deleted = ProductDeletedPayload.model_validate(event.data)
+        except ValidationError as exc:
+            raise Invalid(f"malformed {event.type} event {event.event_id}: {_summarise(exc)}") from None
+        return ProductRemoval(product_id=deleted.id, version=deleted.version)
     return None
 
 

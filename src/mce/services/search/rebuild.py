@@ -8,7 +8,6 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-import httpx
 from pydantic import BaseModel
 
 from mce.kit.errors import Invalid, Unavailable
@@ -120,9 +119,12 @@ class CatalogueRebuild:
                 response = await self.products.get(
                     "/products", params={"limit": PAGE_SIZE, "offset": offset, "sort": "id"}
                 )
-                response.raise_for_status()
+                if response.status != 200:
+                    raise Unavailable(
+                        f"product service answered GET /products with {response.status}", service="product"
+                    )
                 page = CataloguePage.model_validate_json(response.content)
-            except (Unavailable, httpx.HTTPError, ValueError) as exc:
+            except (Unavailable, ValueError) as exc:
                 self.last_fetch_error = f"{type(exc).__name__}: {exc}"[:300]
                 log.warning(
                     "product service gave no catalogue page at offset %d (%s); retrying in %.1f s",

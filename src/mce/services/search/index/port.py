@@ -7,9 +7,24 @@ from collections.abc import Iterable, Sequence
 
 from mce.services.search.domain import Product, ProductChange, ProductRemoval, ProductUpsert, SearchPage, SearchQuery
 
+# The consumer group of an index that every replica of the service shares.
+SHARED_GROUP = "search"
+
 
 class SearchIndex(ABC):
-    """Full-text, filtered and faceted search over the latest version of each product."""
+    """Full-text, filtered and faceted search over the latest version of each product.
+
+    Which consumer group follows the `products` topic depends on who owns the index. An index local to one
+    replica (tantivy, in the replica's own directory) needs every product event, so each one uses a group of its
+    own, `search-<replica id>`, where the id is random, kept with the index, and new whenever the index is new or
+    cleared: a new index then also replays the events the bus still holds. An index all replicas share
+    (OpenSearch) uses the one group `search`, so the replicas split the events between them. Either way events
+    arrive at least once and out of order across products; `apply`'s version check makes that harmless.
+    """
+
+    @abstractmethod
+    def consumer_group(self) -> str:
+        """The consumer group that feeds this index product events: `search-<replica id>` if local, else `search`."""
 
     @abstractmethod
     def apply(self, changes: Sequence[ProductChange]) -> int:
@@ -21,7 +36,7 @@ class SearchIndex(ABC):
 
     @abstractmethod
     def search(self, query: SearchQuery) -> SearchPage:
-        """One page of matching products, their total, and category counts that ignore the category filter."""
+        """A page of matches, their total, category counts that ignore the category filter, and the query's hint."""
 
     @abstractmethod
     def is_complete(self) -> bool:
@@ -37,7 +52,7 @@ class SearchIndex(ABC):
 
     @abstractmethod
     def clear(self) -> None:
-        """Forget every product, every version held and the mark of completeness."""
+        """Forget every product, every version held and the mark of completeness; a local index also gets a new id."""
 
     @abstractmethod
     def ping(self) -> None:

@@ -1,10 +1,13 @@
-"""Embedded SearchIndex on tantivy: BM25 over stemmed fields, prefix and fuzzy matching over plain name words."""
+"""Embedded SearchIndex on tantivy: BM25 over stemmed fields, prefix and fuzzy matching over plain words, synonyms."""
 
 from __future__ import annotations
 
 import functools
 import logging
+import os
+import secrets
 import shutil
+import tempfile
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -15,15 +18,20 @@ import tantivy
 from tantivy import FieldType, Occur, Order, Query
 
 from mce.kit.errors import Unavailable
-from mce.services.search.domain import (
+from mce.services.search.analysis import (
     MAX_TOKEN_BYTES,
-    ProductChange,
-    ProductUpsert,
+    Alternative,
+    Clause,
+    QueryPlan,
     QueryTerm,
-    SearchPage,
-    SearchQuery,
+    Synonyms,
+    joined_pairs,
+    plan_query,
+    words_of,
 )
-from mce.services.search.index.port import SearchIndex
+from mce.services.search.domain import ProductChange, ProductUpsert, SearchPage, SearchQuery
+from mce.services.search.index.port import SHARED_GROUP, SearchIndex
+from mce.services.search.synonyms import load_synonyms
 
 log = logging.getLogger(__name__)
 
@@ -31,14 +39,19 @@ log = logging.getLogger(__name__)
 # One more record, with no id, marks that a full load of the catalogue finished; it commits like any other write.
 ID, KIND, VERSION = "id", "kind", "version"
 LIVE, TOMBSTONE, COMPLETE = "product", "tombstone", "complete"
-NAME, NAME_WORDS, DESCRIPTION = "name", "name_words", "description"
-CATEGORY, PRICE, DOCUMENT = "category", "price", "document"
+NAME, COMPOUNDS, WORDS, DESCRIPTION = "name", "compounds", "words", "description"
+CATEGORY, CATEGORY_TEXT, PRICE_CENTS, DOCUMENT = "category", "category_text", "price_cents", "document"
+# Exact (stemmed) matches count in any of these fields.
+EXACT_FIELDS = (NAME, COMPOUNDS, DESCRIPTION, CATEGORY_TEXT)
 
 STEMMED_ANALYZER = "mce_en_stem"
 WRITER_HEAP_BYTES = 50_000_000
 FACET_SIZE = 100
 # Shoppers page, sort and pick a category under one query; those share the category counts.
 FACET_CACHE_SIZE = 512
+PLAN_CACHE_SIZE = 4096
+# The replica id lives in the index directory, so a new or replaced index is a new replica.
+REPLICA_FILE = "replica-id"
 
 # Scores per query word. BM25 ranks within a kind of match; the constant bonuses put any exact (stemmed) match
 # above any prefix match, and a prefix match above a typo match: exact beats prefix plus fuzzy (3 > 1 + 0.5).
@@ -66,11 +79,17 @@ def _schema() -> tantivy.Schema:
     builder.add_text_field(KIND, tokenizer_name="raw", index_option="basic")
     builder.add_integer_field(VERSION, stored=True)
     builder.add_text_field(NAME, tokenizer_name=STEMMED_ANALYZER)
-    # Unstemmed, so that prefixes and typos are measured against the words as written.
-    builder.add_text_field(NAME_WORDS, tokenizer_name="default", index_option="basic")
+    # Adjacent name words joined ("T-Shirt" -> "tshirt"), so a compound matches however the shopper writes it.
+    builder.add_text_field(COMPOUNDS, tokenizer_name=STEMMED_ANALYZER, index_option="freq")
+    # Unstemmed name words, their compounds and the category's words, so that prefixes and typos are measured
+    # against the words as written.
+    builder.add_text_field(WORDS, tokenizer_name="default", index_option="basic")
     builder.add_text_field(DESCRIPTION, tokenizer_name=STEMMED_ANALYZER)
+    # The category as one exact term, for the filter and the counts, and as words, so "kitchen" finds its products.
     builder.add_text_field(CATEGORY, tokenizer_name="raw", fast=True, index_option="basic")
-    builder.add_float_field(PRICE, indexed=True, fast=True)
+    builder.add_text_field(CATEGORY_TEXT, tokenizer_name=STEMMED_ANALYZER, index_option="freq")
+    # Whole cents: exact for range filters and sorting, where a float would put 0.1 + 0.2 above 0.3.
+    builder.add_integer_field(PRICE_CENTS, indexed=True, fast=True)
     builder.add_bytes_field(DOCUMENT, stored=True)
     return builder.build()
 
@@ -95,37 +114,73 @@ def _record(change: ProductChange) -> tantivy.Document:
     if not isinstance(change, ProductUpsert):
         return tantivy.Document(**{ID: change.product_id, KIND: TOMBSTONE, VERSION: change.version})
     product = change.product
+    payload = product.payload
+    compounds = " ".join(joined_pairs(words_of(payload.name)))
     fields: dict[str, Any] = {
-        ID: product.id,
+        ID: payload.id,
         KIND: LIVE,
-        VERSION: product.version,
-        NAME: product.name,
-        NAME_WORDS: product.name,
-        PRICE: product.price,
-        DOCUMENT: orjson.dumps(product.document()),
+        VERSION: payload.version,
+        NAME: payload.name,
+        WORDS: f"{payload.name} {compounds} {payload.category}",
+        PRICE_CENTS: product.price_cents,
+        CATEGORY: payload.category,
+        CATEGORY_TEXT: payload.category,
+        DOCUMENT: orjson.dumps(product.document),
     }
-    if product.description:
-        fields[DESCRIPTION] = product.description
-    if product.category:
-        fields[CATEGORY] = product.category
+    if compounds:
+        fields[COMPOUNDS] = compounds
+    if payload.description:
+        fields[DESCRIPTION] = payload.description
     return tantivy.Document(**fields)
+
+
+def _read_replica_id(path: Path) -> str | None:
+    """The replica id kept in the index directory, or None when there is none (or it is unreadable)."""
+    try:
+        replica_id = (path / REPLICA_FILE).read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return replica_id if replica_id.isalnum() else None
+
+
+def _new_replica_id(path: Path) -> str:
+    """A new random replica id, written whole (to a temporary file, then renamed) before it is used."""
+    replica_id = secrets.token_hex(8)
+    fd, temporary = tempfile.mkstemp(dir=path, prefix=f".{REPLICA_FILE}.")
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.write(replica_id + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path / REPLICA_FILE)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return replica_id
 
 
 class TantivySearchIndex(SearchIndex):
     """A tantivy index in one directory; one writer behind a lock, readers reloaded after every commit."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, synonyms: Synonyms | None = None) -> None:
         self.path = Path(path)
         self._schema = _schema()
         self._index = _open_index(self.path, self._schema)
+        self._replica_id = _read_replica_id(self.path) or _new_replica_id(self.path)
         self._analyzer = _stemmed_analyzer()
         self._index.register_tokenizer(STEMMED_ANALYZER, self._analyzer)
         self._writer: tantivy.IndexWriter | None = self._index.writer(heap_size=WRITER_HEAP_BYTES, num_threads=1)
         self._write_lock = threading.Lock()
         self._live = Query.term_query(self._schema, KIND, LIVE)
+        self._plan = functools.lru_cache(maxsize=PLAN_CACHE_SIZE)(
+            functools.partial(plan_query, synonyms=load_synonyms() if synonyms is None else synonyms)
+        )
         # Bumped after each reload; counts are cached per generation, so a commit makes older ones unreachable.
         self._generation = 0
         self._category_counts = functools.lru_cache(maxsize=FACET_CACHE_SIZE)(self._count_categories)
+
+    def consumer_group(self) -> str:
+        return f"{SHARED_GROUP}-{self._replica_id}"
 
     def apply(self, changes: Sequence[ProductChange]) -> int:
         if not changes:
@@ -154,13 +209,22 @@ class TantivySearchIndex(SearchIndex):
         return self._held_versions([product_id]).get(product_id)
 
     def search(self, query: SearchQuery) -> SearchPage:
-        counts = self._category_counts(self._generation, query.terms, query.min_price, query.max_price)
-        searcher = self._index.searcher()
-        matching = self._faceted_query(query.terms, query.min_price, query.max_price)
-        if query.category is not None:
-            matching = self._all_of(matching, Query.term_query(self._schema, CATEGORY, query.category))
-        result = searcher.search(matching, query.limit, count=True, offset=query.offset, **self._ordering(query))
-        items = [orjson.loads(searcher.doc(address).get_first(DOCUMENT)) for _, address in result.hits]
+        if query.hint is not None:
+            return SearchPage.hinted(query.hint)
+        self._open_writer()
+        plan = self._plan(query.q)
+        try:
+            counts = self._category_counts(self._generation, plan, query.min_cents, query.max_cents)
+            searcher = self._index.searcher()
+            matching = self._faceted_query(plan, query.min_cents, query.max_cents)
+            if query.category is not None:
+                matching = self._all_of(matching, Query.term_query(self._schema, CATEGORY, query.category))
+            ordering = self._ordering(query, plan)
+            result = searcher.search(matching, query.limit, count=True, offset=query.offset, **ordering)
+            items = [orjson.loads(searcher.doc(address).get_first(DOCUMENT)) for _, address in result.hits]
+        except (OSError, RuntimeError, ValueError) as exc:
+            log.exception("the search index failed to answer a search")
+            raise Unavailable(f"search is unavailable: its index cannot answer ({exc})", service="search") from exc
         return SearchPage(items=items, total=result.count, category_counts=dict(counts))
 
     def is_complete(self) -> bool:
@@ -181,10 +245,11 @@ class TantivySearchIndex(SearchIndex):
             writer = self._open_writer()
             writer.delete_all_documents()
             self._commit(writer)
+            # An emptied index must hear every event again, as a new replica would.
+            self._replica_id = _new_replica_id(self.path)
 
     def ping(self) -> None:
-        if self._writer is None:
-            raise Unavailable("the search index is closed")
+        self._open_writer()
         self._index.searcher()
 
     def close(self) -> None:
@@ -197,7 +262,7 @@ class TantivySearchIndex(SearchIndex):
     def _open_writer(self) -> tantivy.IndexWriter:
         """The writer, or Unavailable once the index is closed."""
         if self._writer is None:
-            raise Unavailable("the search index is closed")
+            raise Unavailable("search is unavailable: its index is closed", service="search")
         return self._writer
 
     def _commit(self, writer: tantivy.IndexWriter) -> None:
@@ -222,42 +287,55 @@ class TantivySearchIndex(SearchIndex):
             held[record.get_first(ID)] = record.get_first(VERSION)
         return held
 
-    def _text_query(self, terms: Sequence[QueryTerm]) -> Query:
-        """Every word must match in some form; the forms score as the constants above describe."""
-        return Query.boolean_query([(Occur.Must, self._word_query(term)) for term in terms])
+    def _text_query(self, plan: QueryPlan) -> Query:
+        """Every clause must match through one of its alternatives."""
+        return Query.boolean_query([(Occur.Must, self._clause_query(clause)) for clause in plan.clauses])
 
-    def _word_query(self, term: QueryTerm) -> Query:
-        """One word matched exactly (stemmed) in name or description, as a name-word prefix, or as a name-word typo."""
-        stem = self._analyzer.analyze(term.text)[0]
-        in_name = Query.term_query(self._schema, NAME, stem)
-        in_description = Query.term_query(self._schema, DESCRIPTION, stem)
-        exact = Query.boolean_query([(Occur.Should, in_name), (Occur.Should, in_description)])
-        # A prefix automaton with no edits allowed: "headph" reaches "headphones".
-        prefix = Query.fuzzy_term_query(self._schema, NAME_WORDS, term.text, distance=0, prefix=True)
+    def _clause_query(self, clause: Clause) -> Query:
+        """Any one alternative of the clause; each scores for itself, so a product matching several ranks higher."""
+        if len(clause.alternatives) == 1:
+            return self._alternative_query(clause.alternatives[0])
+        return Query.boolean_query([(Occur.Should, self._alternative_query(a)) for a in clause.alternatives])
+
+    def _alternative_query(self, alternative: Alternative) -> Query:
+        """All the terms of an alternative."""
+        if len(alternative) == 1:
+            return self._term_query(alternative[0])
+        return Query.boolean_query([(Occur.Must, self._term_query(term)) for term in alternative])
+
+    def _term_query(self, term: QueryTerm) -> Query:
+        """One word matched exactly (stemmed) in name, compounds, description or category, or as a prefix or typo."""
+        stems = self._analyzer.analyze(term.text)
+        stem = stems[0] if stems else term.text
+        exact_fields = {field: Query.term_query(self._schema, field, stem) for field in EXACT_FIELDS}
+        exact = Query.boolean_query([(Occur.Should, query) for query in exact_fields.values()])
         forms = [
-            (Occur.Should, Query.boost_query(in_name, NAME_BM25_BOOST)),
-            (Occur.Should, in_description),
+            (Occur.Should, Query.boost_query(exact_fields[NAME], NAME_BM25_BOOST)),
+            (Occur.Should, exact_fields[DESCRIPTION]),
             (Occur.Should, Query.const_score_query(exact, EXACT_BONUS)),
-            (Occur.Should, Query.const_score_query(prefix, PREFIX_SCORE)),
         ]
+        if term.prefix:
+            # A prefix automaton with no edits allowed: "headph" reaches "headphones".
+            prefix = Query.fuzzy_term_query(self._schema, WORDS, term.text, distance=0, prefix=True)
+            forms.append((Occur.Should, Query.const_score_query(prefix, PREFIX_SCORE)))
         if term.fuzzy_distance:
-            typo = Query.fuzzy_term_query(self._schema, NAME_WORDS, term.text, distance=term.fuzzy_distance)
+            typo = Query.fuzzy_term_query(self._schema, WORDS, term.text, distance=term.fuzzy_distance)
             forms.append((Occur.Should, Query.const_score_query(typo, FUZZY_SCORE)))
         return Query.boolean_query(forms)
 
-    def _faceted_query(self, terms: Sequence[QueryTerm], min_price: float | None, max_price: float | None) -> Query:
+    def _faceted_query(self, plan: QueryPlan, min_cents: int | None, max_cents: int | None) -> Query:
         """Live products matching the words and the price bounds: everything but the category filter."""
-        text = self._text_query(terms) if terms else None
+        text = self._text_query(plan) if plan.clauses else None
         price = None
-        if min_price is not None or max_price is not None:
-            price = Query.range_query(self._schema, PRICE, FieldType.Float, min_price, max_price)
+        if min_cents is not None or max_cents is not None:
+            price = Query.range_query(self._schema, PRICE_CENTS, FieldType.Integer, min_cents, max_cents)
         return self._all_of(text, self._live, price)
 
     def _count_categories(
-        self, _generation: int, terms: tuple[QueryTerm, ...], min_price: float | None, max_price: float | None
+        self, _generation: int, plan: QueryPlan, min_cents: int | None, max_cents: int | None
     ) -> tuple[tuple[str, int], ...]:
         """How many products in each category match the words and price bounds, as of the current reader."""
-        query = self._faceted_query(terms, min_price, max_price)
+        query = self._faceted_query(plan, min_cents, max_cents)
         result = self._index.searcher().aggregate(query, {CATEGORY: {"terms": {"field": CATEGORY, "size": FACET_SIZE}}})
         return tuple((bucket["key"], bucket["doc_count"]) for bucket in result[CATEGORY]["buckets"])
 
@@ -270,12 +348,12 @@ class TantivySearchIndex(SearchIndex):
         return Query.boolean_query(clauses)
 
     @staticmethod
-    def _ordering(query: SearchQuery) -> dict[str, Any]:
+    def _ordering(query: SearchQuery, plan: QueryPlan) -> dict[str, Any]:
         """Sort arguments: by score, by price, or newest first when there are no words to score."""
         if query.sort == "price_asc":
-            return {"order_by_field": PRICE, "order": Order.Asc}
+            return {"order_by_field": PRICE_CENTS, "order": Order.Asc}
         if query.sort == "price_desc":
-            return {"order_by_field": PRICE, "order": Order.Desc}
-        if not query.terms:
+            return {"order_by_field": PRICE_CENTS, "order": Order.Desc}
+        if not plan.clauses:
             return {"order_by_field": ID, "order": Order.Desc}
         return {}
