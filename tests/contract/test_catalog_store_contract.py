@@ -349,7 +349,7 @@ def test_concurrent_twins_with_one_key_write_once(uow, queries) -> None:
 
 
 def test_a_listed_product_is_exactly_the_product_read_alone(uow, queries) -> None:
-    product = create(uow, name="Ünïcode \"quoted\" \\ name", description="line\nbreak", price=Decimal("1234.05"))
+    product = create(uow, name='Ünïcode "quoted" \\ name', description="line\nbreak", price=Decimal("1234.05"))
     with uow() as work:
         usecases.update_product(work, product_id=product.id, changes={"image_url": "/i/a.png"}, expected_version=None)
     (listed,), _ = page(queries, category=None, sort="id", limit=1, offset=0)
