@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 
 import orjson
@@ -22,6 +23,7 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     String,
     Table,
+    bindparam,
     delete,
     select,
     update,
@@ -80,19 +82,28 @@ class StoredResponse:
     location: str | None = None
 
 
+@cache
+def _claim_statement(dialect: str, table: Table) -> Any:
+    """Insert the key unless it exists, returning it when inserted; built once per table."""
+    insert = postgres_insert if dialect == "postgresql" else sqlite_insert
+    return insert(table).on_conflict_do_nothing(index_elements=["scope", "key"]).returning(table.c.key)
+
+
+@cache
+def _record_statement(table: Table) -> Any:
+    """Store a key's answer; built once per table."""
+    where = (table.c.scope == bindparam("k_scope"), table.c.key == bindparam("k_key"))
+    return update(table).where(*where)
+
+
 def claim(conn: Connection, table: Table, *, scope: str, key: str, fingerprint: str) -> StoredResponse | None:
     """Reserve the key for this request; the first request's answer when the key was used before.
 
     Raises Invalid (422) when the key was used for a different request, Conflict (409) when its first request
     has not finished (possible only where a claim commits before its work, e.g. a multi-step checkout).
     """
-    insert = postgres_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    inserted = conn.execute(
-        insert(table)
-        .values(scope=scope, key=key, fingerprint=fingerprint, created_at=datetime.now(UTC))
-        .on_conflict_do_nothing(index_elements=["scope", "key"])
-        .returning(table.c.key)
-    ).first()
+    values = {"scope": scope, "key": key, "fingerprint": fingerprint, "created_at": datetime.now(UTC)}
+    inserted = conn.execute(_claim_statement(conn.dialect.name, table), values).first()
     if inserted is not None:
         return None
     row = conn.execute(select(table).where(table.c.scope == scope, table.c.key == key)).one()
@@ -110,11 +121,8 @@ def record(
     conn: Connection, table: Table, *, scope: str, key: str, status: int, body: bytes, location: str | None = None
 ) -> None:
     """Store the answer for the claimed key, in the same transaction as the write."""
-    conn.execute(
-        update(table)
-        .where(table.c.scope == scope, table.c.key == key)
-        .values(status=status, body=body, location=location)
-    )
+    values = {"k_scope": scope, "k_key": key, "status": status, "body": body, "location": location}
+    conn.execute(_record_statement(table), values)
 
 
 def purge_keys(conn: Connection, table: Table, older_than: timedelta = KEEP_FOR) -> int:

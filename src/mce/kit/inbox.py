@@ -7,6 +7,8 @@ effects exactly once: an event whose `(group, event_id)` row exists is skipped.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import cache
+from typing import Any
 
 from sqlalchemy import Column, DateTime, MetaData, PrimaryKeyConstraint, String, Table, delete
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
@@ -33,15 +35,20 @@ def first_delivery(conn: Connection, table: Table, group: str, event: Event) -> 
 
     On PostgreSQL a concurrent twin waits on the primary key until this transaction ends, then finds the row.
     """
-    insert = postgres_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    statement = (
+    values = {"consumer_group": group, "event_id": event.event_id, "processed_at": datetime.now(UTC)}
+    # RETURNING, not rowcount: drivers disagree on rowcount for an INSERT that did nothing.
+    return conn.execute(_first_statement(conn.dialect.name, table), values).first() is not None
+
+
+@cache
+def _first_statement(dialect: str, table: Table) -> Any:
+    """Insert the (group, event) row unless it exists, returning it when inserted; built once per table."""
+    insert = postgres_insert if dialect == "postgresql" else sqlite_insert
+    return (
         insert(table)
-        .values(consumer_group=group, event_id=event.event_id, processed_at=datetime.now(UTC))
         .on_conflict_do_nothing(index_elements=["consumer_group", "event_id"])
         .returning(table.c.event_id)
     )
-    # RETURNING, not rowcount: drivers disagree on rowcount for an INSERT that did nothing.
-    return conn.execute(statement).first() is not None
 
 
 def purge_inbox(conn: Connection, table: Table, older_than: timedelta = timedelta(days=7)) -> int:

@@ -63,11 +63,9 @@ def outbox_lease_table(metadata: MetaData) -> Table:
 
 def add_to_outbox(conn: Connection, table: Table, topic: str, event: Event) -> None:
     """Stage an event in the caller's transaction; it is published only if that transaction commits."""
-    conn.execute(
-        insert(table).values(
-            topic=topic, event_id=event.event_id, payload=event.to_bytes(), created_at=datetime.now(UTC)
-        )
-    )
+    # Values bound at execution, not built into the statement: one statement object, compiled once.
+    values = {"topic": topic, "event_id": event.event_id, "payload": event.to_bytes(), "created_at": datetime.now(UTC)}
+    conn.execute(insert(table), values)
 
 
 Housekeeping = Callable[[], object]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -61,6 +62,12 @@ class SqlSessionStore(SessionStore):
             conn.execute(text("SELECT 1"))
 
 
+# A client found in good standing is not looked up again for this long: an admin's every API call would otherwise
+# cost a database read. Another replica's lock-out reaches this one within this time.
+CLEAN_FOR_S = 1.0
+MAX_CLEAN_CLIENTS = 10_000
+
+
 class SqlAttemptLimiter:
     """Failed sign-ins per client in a fixed window, counted in the shared database so replicas agree."""
 
@@ -69,12 +76,19 @@ class SqlAttemptLimiter:
         self.max_failures = max_failures
         self.window = timedelta(seconds=window_s)
         self._insert = postgres_insert if engine.dialect.name == "postgresql" else sqlite_insert
+        self._clean_until: dict[str, float] = {}
 
     def check(self, client: str) -> None:
         """Raise TooManyRequests, with the seconds to wait, while the client is locked out."""
+        now = time.monotonic()
+        if self._clean_until.get(client, 0.0) > now:
+            return
         with translated_errors(WHAT), self.engine.connect() as conn:
             row = conn.execute(select(auth_failures).where(auth_failures.c.client == client[:100])).first()
         if row is None or row.failures < self.max_failures:
+            if len(self._clean_until) >= MAX_CLEAN_CLIENTS:
+                self._clean_until.clear()
+            self._clean_until[client] = now + CLEAN_FOR_S
             return
         wait = (_utc(row.window_started_at) + self.window - datetime.now(UTC)).total_seconds()
         if wait > 0:
@@ -82,6 +96,7 @@ class SqlAttemptLimiter:
 
     def failed(self, client: str) -> None:
         """Count one failed attempt, starting a new window when the last one has passed."""
+        self._clean_until.pop(client, None)
         now = datetime.now(UTC)
         key = client[:100]
         with translated_errors(WHAT), write_transaction(self.engine) as conn:

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from functools import cache
 from typing import Any
 
@@ -31,6 +32,7 @@ from sqlalchemy.engine import Connection, Dialect
 from mce.kit.contracts import category_key
 from mce.kit.db import translated_errors
 from mce.kit.errors import Conflict, NotFound, Unavailable, problem
+from mce.kit.money import CENTS
 from mce.kit.uow import SqlUnitOfWork
 from mce.services.product.domain import Category, Product, ProductFields, ProductSort, stock_after
 from mce.services.product.store.port import CatalogQueries, CategoryRepository, ProductRepository
@@ -160,6 +162,11 @@ def _page_statements(dialect: Dialect, sort: str, filtered: bool) -> tuple[_Comp
     return _Compiled.of(page, dialect, placeholders), _Compiled.of(total, dialect, placeholders)
 
 
+# Statements built once, their values bound at execution: building them per call cost more than running them.
+_INSERT_PRODUCT = insert(products).returning(products.c.id)
+_FIND_CATEGORY = select(categories.c.id, categories.c.name).where(categories.c.name_key == bindparam("key"))
+
+
 class SqlProductRepository(ProductRepository):
     """Products on one transaction's connection."""
 
@@ -167,10 +174,11 @@ class SqlProductRepository(ProductRepository):
         self.conn = conn
 
     def add(self, fields: ProductFields, category_id: int, now: datetime) -> Product:
+        price = Decimal(fields.price).quantize(CENTS)
         values = {
             "name": fields.name,
             "description": fields.description,
-            "price": fields.price,
+            "price": price,
             "stock": fields.stock,
             "category_id": category_id,
             "image_url": fields.image_url,
@@ -178,8 +186,21 @@ class SqlProductRepository(ProductRepository):
             "updated_at": now,
             "version": 1,
         }
-        product_id = self.conn.execute(insert(products).values(**values).returning(products.c.id)).scalar_one()
-        return self.get(product_id)
+        # The category's name is the caller's (fields.category), so the new row needs no second read.
+        product_id = self.conn.execute(_INSERT_PRODUCT, values).scalar_one()
+        return Product(
+            id=product_id,
+            name=fields.name,
+            description=fields.description,
+            price=price,
+            stock=fields.stock,
+            category=fields.category,
+            image_url=fields.image_url,
+            thumbnail_url=None,
+            created_at=now,
+            updated_at=now,
+            version=1,
+        )
 
     def get(self, product_id: int, *, lock: bool = False) -> Product:
         query = select(*_COLUMNS).select_from(_JOINED).where(products.c.id == product_id)
@@ -268,9 +289,7 @@ class SqlCategoryRepository(CategoryRepository):
         self.conn = conn
 
     def find(self, name: str) -> Category | None:
-        row = self.conn.execute(
-            select(categories.c.id, categories.c.name).where(categories.c.name_key == category_key(name))
-        ).first()
+        row = self.conn.execute(_FIND_CATEGORY, {"key": category_key(name)}).first()
         return None if row is None else Category(row.id, row.name)
 
     def get(self, category_id: int) -> Category:
