@@ -132,6 +132,8 @@ def _up(args: argparse.Namespace) -> int:
     from mce.supervisor import run_platform
 
     up = load_settings(UpSettings, **_given(seed_products=args.seed))
+    # Every child runs `mce serve`: what would stop one stops `mce up` first, before anything is written.
+    load_settings(ServeSettings)
     return run_platform(data_dir=up.data_dir, seed_count=up.seed_products, freeze_timeout_s=up.freeze_timeout_s)
 
 

@@ -48,6 +48,7 @@ BAD_SETTINGS = [
     ({"MCE_DATABASE_URL": "sqlite:////tmp/shared.db"}, "MCE_DATABASE_URL", "services get their own databases"),
     ({"MCE_FREEZE_TIMEOUT_S": "soon"}, "MCE_FREEZE_TIMEOUT_S", "number"),
     ({"MCE_ENV": "production"}, "MCE_ENV", "must be local"),
+    ({"MCE_FORWARDED_ALLOW_IPS": "my-proxy"}, "MCE_FORWARDED_ALLOW_IPS", "IP addresses or networks"),
 ]
 
 
