@@ -30,13 +30,13 @@ class CommandSettings(BaseSettings):
 class SeedSettings(CommandSettings):
     """How big a demo catalog `mce up` and `mce seed` make."""
 
-    data_dir: Path = Path(".mce")
     seed_products: int = Field(default=1200, ge=0, le=1_000_000)
 
 
 class UpSettings(SeedSettings):
     """What `mce up` reads besides the services' own settings."""
 
+    data_dir: Path = Path(".mce")
     env: Literal["local"] = "local"
     # A service whose /healthz has not answered 200 for this long is killed and started again.
     freeze_timeout_s: float = Field(default=20.0, ge=5, le=3600)
