@@ -1,4 +1,5 @@
-# The two commands: `make up` runs the platform, `make test` runs every test. Both install what they need.
+# The two commands: `make up` runs the platform, `make test` runs every test. Each installs what it needs: `make up` only
+# what the platform runs on, `make test` and `make bench` the dev tools as well.
 SHELL := /bin/bash
 PYTHON ?= python3
 UV_VERSION := 0.13.8
@@ -8,21 +9,32 @@ VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: up test install lint bench lock clean
+RUNTIME := $(VENV)/.installed-runtime
+DEV := $(VENV)/.installed-dev
+
+.PHONY: up test install install-dev bench lock clean
 
 up: install ## run every service on embedded backends and print the storefront URL
 	$(VENV)/bin/mce up
 
-test: install ## install test servers (PostgreSQL, Chromium), then run the whole suite
+test: install-dev ## install test servers (PostgreSQL, Chromium), then run the whole suite
 	@pg_url=$$(deploy/local/postgres.sh) && chromium=$$(deploy/local/chromium.sh) && \
 	MCE_TEST_POSTGRES_URL="$$pg_url" MCE_CHROMIUM="$$chromium" MCE_REQUIRE_TEST_SERVERS=1 \
 	$(VENV)/bin/pytest
 
-install: $(VENV)/.installed ## create the virtual environment from the lock file
+install: $(RUNTIME) ## create the virtual environment from the lock file, with what the platform runs on
 
-$(VENV)/.installed: pyproject.toml uv.lock $(UV)
-	$(UV) sync --frozen --python $(PYTHON)
+install-dev: $(DEV) ## the same, with the test, lint and bench tools (the lock file's dev group)
+
+# A runtime sync removes the dev tools, so it also forgets they were there; a dev sync includes the runtime.
+$(RUNTIME): pyproject.toml uv.lock $(UV)
+	@rm -f $(DEV)
+	$(UV) sync --frozen --no-dev --python $(PYTHON)
 	@touch $@
+
+$(DEV): pyproject.toml uv.lock $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $@ $(RUNTIME)
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -31,7 +43,7 @@ $(UV):
 lock: $(UV) ## re-resolve dependencies into uv.lock after editing pyproject.toml
 	$(UV) lock
 
-bench: install ## measure throughput and latency (prints figures; see bench/README.md)
+bench: install-dev ## measure throughput and latency (prints figures; see bench/README.md)
 	$(VENV)/bin/python -m bench.run
 
 clean: ## remove the environment and local data

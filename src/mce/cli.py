@@ -1,61 +1,128 @@
-"""The `mce` command: run the platform, one service, migrations or the demo seed."""
+"""The `mce` command: run the platform, one service, migrations or the demo seed.
+
+A bad setting stops any command with one line on stderr, `mce: <variable>: <what it may be>`, and exit status 2,
+before anything is written.
+"""
 
 from __future__ import annotations
 
 import argparse
-import os
+import ipaddress
 import sys
 from pathlib import Path
+from typing import Literal
 
-from mce.registry import BY_NAME, SERVICES
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
-MIGRATED = ("product",)
+from mce import registry
+from mce.kit.settings import ENV_PREFIX, SettingsError, load_settings
+
+EXIT_BAD_SETTING = 2
+
+
+class CommandSettings(BaseSettings):
+    """Settings of the `mce` command itself, from MCE_ variables."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+
+class SeedSettings(CommandSettings):
+    """How big a demo catalog `mce up` and `mce seed` make."""
+
+    seed_products: int = Field(default=1200, ge=0, le=1_000_000)
+
+
+class UpSettings(SeedSettings):
+    """What `mce up` reads besides the services' own settings."""
+
+    data_dir: Path = Path(".mce")
+    env: Literal["local"] = "local"
+    # A service whose /healthz has not answered 200 for this long is killed and started again.
+    freeze_timeout_s: float = Field(default=20.0, ge=5, le=3600)
+
+    @field_validator("env", mode="before")
+    @classmethod
+    def _local_only(cls, value: object) -> object:
+        if value != "local":
+            raise ValueError("`mce up` runs the platform on one machine on embedded backends; must be local")
+        return value
+
+
+class ServeSettings(CommandSettings):
+    """What `mce serve NAME` reads besides the service's own settings."""
+
+    port: int | None = Field(default=None, ge=1, le=65535)
+    # Peers whose X-Forwarded-For / X-Forwarded-Proto are believed: the load balancer's addresses. Empty trusts
+    # none, so no client can pose as another (and dodge per-client limits) by sending the header itself.
+    forwarded_allow_ips: str = ""
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _addresses(cls, value: str) -> str:
+        items = [item.strip() for item in value.split(",") if item.strip()]
+        for item in items:
+            if item == "*":
+                continue
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(
+                    "must be IP addresses or networks separated by commas (e.g. 10.0.0.0/8,192.168.1.5), "
+                    "* for any, or empty for none"
+                ) from None
+        return ",".join(items)
 
 
 def _serve(args: argparse.Namespace) -> int:
-    """Run one service in this process with uvicorn."""
+    """Run one service in this process with uvicorn, its app built here so a bad setting stops it cleanly."""
     import uvicorn
 
     from mce.kit.logs import configure_logging
 
-    spec = BY_NAME[args.name]
-    port = args.port or int(os.environ.get("MCE_PORT") or spec.local_port())
-    host = args.host or os.environ.get("MCE_HOST", "127.0.0.1")
-    configure_logging(spec.name, os.environ.get("MCE_LOG_LEVEL", "INFO"))
+    spec = registry.BY_NAME[args.name]
+    serve = load_settings(ServeSettings)
+    settings = load_settings(spec.settings_class(), **({"host": args.host} if args.host else {}))
+    port = args.port or serve.port or spec.local_port()
+    configure_logging(spec.name, settings.log_level)
+    app = spec.app_factory()(settings)
+    trusted = serve.forwarded_allow_ips
     uvicorn.run(
-        spec.factory,
-        factory=True,
-        host=host,
+        app,
+        host=settings.host,
         port=port,
         loop="uvloop",
         http="httptools",
         log_config=None,
         access_log=False,
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted or None,
         timeout_graceful_shutdown=5,
     )
     return 0
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    """Bring a service's database to the latest schema."""
-    from mce.kit.db import migrate
-    from mce.kit.settings import load_settings
-    from mce.services.product.settings import ProductSettings
-    from mce.services.product.store.tables import MIGRATIONS
-
-    settings = load_settings(ProductSettings)
-    migrate(settings.resolved_database_url(), MIGRATIONS)
-    print(f"migrated {args.name}")
+    """Bring a service's database to its newest schema."""
+    spec = registry.BY_NAME[args.name]
+    settings = load_settings(spec.settings_class())
+    migrations = spec.load_migrations()
+    url = settings.resolved_url()
+    if migrations.is_current(url):
+        print(f"{spec.name}: the database has the newest schema already")
+        return 0
+    migrations.apply(url)
+    print(f"migrated {spec.name}")
     return 0
 
 
 def _seed(args: argparse.Namespace) -> int:
     """Load the demo catalog into an empty product database."""
-    from mce.kit.settings import load_settings
     from mce.services.product.seed import seed_demo_catalog
-    from mce.services.product.settings import ProductSettings
 
-    added = seed_demo_catalog(load_settings(ProductSettings), count=args.count, force=args.force)
+    count = load_settings(SeedSettings, **_given(seed_products=args.count)).seed_products
+    settings = load_settings(registry.BY_NAME["product"].settings_class())
+    added = seed_demo_catalog(settings, count=count, force=args.force)
     print(f"seeded {added} products" if added else "catalog not empty; nothing seeded (use --force to add anyway)")
     return 0
 
@@ -64,7 +131,15 @@ def _up(args: argparse.Namespace) -> int:
     """Start every service, wait until ready, print where they are, and supervise them."""
     from mce.supervisor import run_platform
 
-    return run_platform(data_dir=Path(os.environ.get("MCE_DATA_DIR", ".mce")), seed_count=args.seed)
+    up = load_settings(UpSettings, **_given(seed_products=args.seed))
+    # Every child runs `mce serve`: what would stop one stops `mce up` first, before anything is written.
+    load_settings(ServeSettings)
+    return run_platform(data_dir=up.data_dir, seed_count=up.seed_products, freeze_timeout_s=up.freeze_timeout_s)
+
+
+def _given(**options: object) -> dict[str, object]:
+    """Command-line options that were given, to override the settings of the same name."""
+    return {name: value for name, value in options.items() if value is not None}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -72,26 +147,21 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     up = commands.add_parser("up", help="run every service on embedded backends")
-    up.add_argument(
-        "--seed",
-        type=int,
-        default=int(os.environ.get("MCE_SEED_PRODUCTS", "1200")),
-        help="products in the demo catalog on first start (MCE_SEED_PRODUCTS)",
-    )
+    up.add_argument("--seed", type=int, help="products in the demo catalog on first start (MCE_SEED_PRODUCTS, 1200)")
     up.set_defaults(run=_up)
 
     serve = commands.add_parser("serve", help="run one service")
-    serve.add_argument("name", choices=[s.name for s in SERVICES])
+    serve.add_argument("name", choices=[s.name for s in registry.SERVICES])
     serve.add_argument("--port", type=int, help="default: MCE_PORT, else MCE_<NAME>_PORT, else the service's own")
     serve.add_argument("--host", help="default: MCE_HOST, else 127.0.0.1")
     serve.set_defaults(run=_serve)
 
-    migrate = commands.add_parser("migrate", help="apply database migrations")
-    migrate.add_argument("name", choices=MIGRATED)
+    migrate = commands.add_parser("migrate", help="bring a service's database to its newest schema")
+    migrate.add_argument("name", choices=[s.name for s in registry.SERVICES if s.migrations])
     migrate.set_defaults(run=_migrate)
 
     seed = commands.add_parser("seed", help="load the demo catalog")
-    seed.add_argument("--count", type=int, default=int(os.environ.get("MCE_SEED_PRODUCTS", "1200")))
+    seed.add_argument("--count", type=int, help="products to add (MCE_SEED_PRODUCTS, 1200)")
     seed.add_argument("--force", action="store_true", help="add products even if the catalog has some")
     seed.set_defaults(run=_seed)
     return parser
@@ -100,7 +170,13 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `mce` console script."""
     args = _parser().parse_args(argv)
-    return args.run(args)
+    try:
+        return args.run(args)
+    except SettingsError as exc:
+        print(f"mce: {' '.join(str(exc).split())}", file=sys.stderr)
+        return EXIT_BAD_SETTING
+    except KeyboardInterrupt:
+        return 130
 
 
 if __name__ == "__main__":

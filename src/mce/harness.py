@@ -9,10 +9,11 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mce.registry import SERVICES
+from mce import registry
 
 
 def free_port() -> int:
@@ -24,17 +25,22 @@ def free_port() -> int:
 
 @dataclass
 class Platform:
-    """A running `mce up`: where each service listens, and the admin token it printed."""
+    """A running `mce up`: where each service and its metrics listen, and the admin token it printed."""
 
     process: subprocess.Popen
     ports: dict[str, int]
     admin_token: str
     data_dir: Path
     output: list[str] = field(default_factory=list)
+    metrics_ports: dict[str, int] = field(default_factory=dict)
 
     def url(self, service: str = "frontend") -> str:
         """Base URL of a service."""
         return f"http://127.0.0.1:{self.ports[service]}"
+
+    def metrics_url(self, service: str) -> str:
+        """Where Prometheus scrapes a service: a port of its own for the public one, else the service's port."""
+        return f"http://127.0.0.1:{self.metrics_ports.get(service, self.ports[service])}/metrics"
 
     def stop(self, timeout: float = 30.0) -> int:
         """Ctrl-C the supervisor and wait for it; returns its exit code."""
@@ -44,17 +50,22 @@ class Platform:
 
 
 def start_platform(
-    data_dir: Path, *, seed: int = 200, timeout: float = 300.0, extra_env: dict[str, str] | None = None
+    data_dir: Path,
+    *,
+    seed: int = 200,
+    timeout: float = 300.0,
+    extra_env: dict[str, str] | None = None,
+    command: Sequence[str] = (sys.executable, "-m", "mce", "up"),
 ) -> Platform:
     """Run `mce up` the way a developer does, on free ports, and wait for its ready banner."""
-    ports = {spec.name: free_port() for spec in SERVICES}
+    ports = {spec.name: free_port() for spec in registry.SERVICES}
+    metrics_ports = {spec.name: free_port() for spec in registry.SERVICES if spec.public}
     env = {k: v for k, v in os.environ.items() if not k.startswith("MCE_") or k == "MCE_CHROMIUM"}
-    env.update({spec.port_variable: str(ports[spec.name]) for spec in SERVICES})
+    env.update({spec.port_variable: str(ports[spec.name]) for spec in registry.SERVICES})
+    env.update({spec.metrics_port_variable: str(metrics_ports[spec.name]) for spec in registry.SERVICES if spec.public})
     env.update({"MCE_DATA_DIR": str(data_dir), "MCE_SEED_PRODUCTS": str(seed)})
     env.update(extra_env or {})
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mce", "up"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
+    process = subprocess.Popen(list(command), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     output: list[str] = []
     ready = threading.Event()
 
@@ -71,4 +82,4 @@ def start_platform(
             process.kill()
             raise RuntimeError("mce up did not become ready:\n" + "\n".join(output))
     token = (data_dir / "secrets" / "admin-token").read_text().strip()
-    return Platform(process, ports, token, data_dir, output)
+    return Platform(process, ports, token, data_dir, output, metrics_ports)

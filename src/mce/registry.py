@@ -53,6 +53,10 @@ class ServiceSpec:
         """Its settings class."""
         return _load(self.settings)
 
+    def app_factory(self) -> Any:
+        """Its `create_app(settings)`."""
+        return _load(self.factory)
+
     def load_migrations(self) -> Any:
         """Its Migrations, or None when it has no database."""
         return _load(self.migrations) if self.migrations else None

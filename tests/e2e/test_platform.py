@@ -75,9 +75,13 @@ def test_the_seeded_catalog_is_browsable_and_searchable(platform: Platform) -> N
 
 def test_every_service_is_ready_and_serves_metrics(platform: Platform) -> None:
     for service in platform.ports:
-        with httpx.Client(base_url=platform.url(service), timeout=10) as client:
-            assert client.get("/readyz").status_code == 200, service
-            assert "http_requests_total" in client.get("/metrics").text
+        assert httpx.get(f"{platform.url(service)}/readyz", timeout=10).status_code == 200, service
+        assert "http_requests_total" in httpx.get(platform.metrics_url(service), timeout=10).text, service
+
+
+def test_shoppers_port_does_not_serve_metrics(platform: Platform) -> None:
+    assert platform.metrics_url("frontend") != f"{platform.url('frontend')}/metrics"
+    assert httpx.get(f"{platform.url('frontend')}/metrics", timeout=10).status_code == 404
 
 
 def test_a_request_id_follows_a_request_through_the_services(platform: Platform) -> None:

@@ -1,0 +1,63 @@
+"""The Makefile's two flows on a fresh clone, with a stand-in uv that records how it was asked to install."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+RECORDER = '#!/bin/sh\necho "$(basename "$0") $*" >> "{log}"\n'
+
+
+@pytest.fixture
+def clone(tmp_path: Path) -> Path:
+    """A checkout with the real Makefile, and uv, mce, pytest and the test-server scripts that only record calls."""
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    shutil.copy(ROOT / "Makefile", tmp_path / "Makefile")
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "uv.lock").write_text("")
+    for tool in (
+        ".tools/bin/uv",
+        ".venv/bin/mce",
+        ".venv/bin/pytest",
+        ".venv/bin/python",
+        "deploy/local/postgres.sh",
+        "deploy/local/chromium.sh",
+    ):
+        path = tmp_path / tool
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(RECORDER.format(log=tmp_path / "calls.log"))
+        path.chmod(0o755)
+    return tmp_path
+
+
+def make(clone: Path, target: str) -> list[str]:
+    """Run a make target; the calls it made to the recorded tools."""
+    log = clone / "calls.log"
+    log.unlink(missing_ok=True)
+    subprocess.run(["make", "--no-print-directory", target], cwd=clone, check=True, capture_output=True)
+    return [line for line in log.read_text().splitlines() if not line.endswith(".sh ")] if log.exists() else []
+
+
+def test_make_up_installs_only_what_the_platform_runs_on(clone: Path) -> None:
+    assert make(clone, "up") == ["uv sync --frozen --no-dev --python python3", "mce up"]
+
+
+def test_make_test_after_make_up_installs_the_dev_tools(clone: Path) -> None:
+    make(clone, "up")
+    assert make(clone, "test")[0] == "uv sync --frozen --python python3"
+
+
+def test_make_up_after_make_test_keeps_the_dev_tools_and_installs_nothing(clone: Path) -> None:
+    make(clone, "test")
+    assert make(clone, "up") == ["mce up"]
+    assert make(clone, "test")[0] == "pytest "
+
+
+def test_make_bench_installs_the_dev_tools(clone: Path) -> None:
+    make(clone, "up")
+    assert make(clone, "bench") == ["uv sync --frozen --python python3", "python -m bench.run"]
