@@ -66,3 +66,31 @@ def test_a_shopper_browses_a_category_opens_a_product_and_searches_with_a_typo(p
     assert results.count() > 0
     assert "Headphones" in results.first.inner_text()
     assert page.get_by_test_id("facet-category").count() >= 1
+
+
+def test_an_admin_adds_a_category_and_a_product_in_it_that_shoppers_then_see(page, platform: Platform) -> None:
+    page.goto("/admin")
+    page.get_by_test_id("admin-token-input").fill(platform.admin_token)
+    page.get_by_test_id("login-submit").click()
+    page.wait_for_url("**/admin")
+    page.get_by_test_id("admin-categories-link").click()
+    page.get_by_test_id("new-category-name").fill("Kites & Wind")
+    page.get_by_test_id("add-category").click()
+    assert "Category added: Kites & Wind." in page.get_by_test_id("flash").first.inner_text()
+
+    page.goto("/admin/products/new")
+    page.get_by_test_id("field-name").fill("Skylark Box Kite")
+    page.get_by_test_id("field-price").fill("1,50")
+    page.get_by_test_id("field-stock").fill("4")
+    page.get_by_test_id("field-category").select_option("Kites & Wind")
+    page.get_by_test_id("save-product").click()
+    assert "Use a dot for cents" in page.get_by_test_id("error-price").inner_text()
+    page.get_by_test_id("field-price").fill("24.50")
+    page.get_by_test_id("save-product").click()
+    page.wait_for_url("**/admin")
+    assert "Product saved: Skylark Box Kite." in page.get_by_test_id("flash").first.inner_text()
+
+    page.goto("/products?category=Kites+%26+Wind")
+    card = page.get_by_test_id("product-card").first
+    assert card.get_by_test_id("product-name").inner_text() == "Skylark Box Kite"
+    assert card.get_by_test_id("product-price").inner_text() == "$24.50"

@@ -48,14 +48,14 @@ def test_a_product_change_is_searchable_within_two_seconds(platform: Platform) -
         assert created.status_code == 201, created.text
         product_id = created.json()["id"]
 
-        def found_with_price(price: float) -> Callable[[], bool]:
+        def found_with_price(price: str) -> Callable[[], bool]:
             return lambda: any(h["id"] == product_id and h["price"] == price for h in search_hits(client, "zephyrine"))
 
-        assert eventually(found_with_price(31.5)), "new product not searchable within 2 s"
+        assert eventually(found_with_price("31.50")), "new product not searchable within 2 s"
 
-        updated = client.put(f"/api/products/{product_id}", json={"price": 27.25}, headers=admin)
+        updated = client.put(f"/api/products/{product_id}", json={"price": "27.25"}, headers=admin)
         assert updated.status_code == 200, updated.text
-        assert eventually(found_with_price(27.25)), "new price not in search within 2 s"
+        assert eventually(found_with_price("27.25")), "new price not in search within 2 s"
 
         assert client.delete(f"/api/products/{product_id}", headers=admin).status_code == 204
         assert eventually(lambda: not search_hits(client, "zephyrine")), "deleted product still in search after 2 s"
@@ -124,7 +124,7 @@ def test_data_survives_a_restart(tmp_path) -> None:
         token = first.admin_token
         created = httpx.post(
             f"{first.url()}/api/products",
-            json={"name": "Keeper", "price": 1, "stock": 1, "category": "Office"},
+            json={"name": "Keeper", "price": "1.00", "stock": 1, "category": "Office"},
             headers={"Authorization": f"Bearer {token}"},
         ).json()
     finally:
@@ -136,3 +136,62 @@ def test_data_survives_a_restart(tmp_path) -> None:
         assert httpx.get(f"{second.url()}/api/products").json()["total"] == 21
     finally:
         second.stop()
+
+
+@pytest.mark.parametrize(
+    ("query", "in_the_name"),
+    [("tshirt", "T-Shirt"), ("t shirt", "T-Shirt"), ("t-shirt", "T-Shirt"), ("head phones", "Headphones")],
+)
+def test_shoppers_find_compound_words_however_they_write_them(platform: Platform, query: str, in_the_name: str) -> None:
+    with httpx.Client(base_url=platform.url(), timeout=10) as client:
+        results = client.get("/api/search", params={"q": query}).json()
+    assert results["total"] >= 1, query
+    assert in_the_name in results["items"][0]["name"], (query, results["items"][0]["name"])
+
+
+def test_a_category_name_finds_the_products_in_that_category(platform: Platform) -> None:
+    with httpx.Client(base_url=platform.url(), timeout=10) as client:
+        everything = {c["name"]: c["count"] for c in client.get("/api/categories").json()["items"]}
+        results = client.get("/api/search", params={"q": "kitchen"}).json()
+    assert results["facets"]["category"]["Home & Kitchen"] == everything["Home & Kitchen"]
+
+
+@pytest.mark.parametrize("query", ["the", "!!!", "🙂", "a the of"])
+def test_a_query_with_nothing_to_search_for_finds_nothing_and_says_why(platform: Platform, query: str) -> None:
+    with httpx.Client(base_url=platform.url(), timeout=10) as client:
+        results = client.get("/api/search", params={"q": query}).json()
+    assert results["total"] == 0 and results["items"] == [] and results["hint"]
+
+
+def test_a_renamed_category_is_followed_by_the_catalog_and_search(platform: Platform) -> None:
+    admin = {"Authorization": f"Bearer {platform.admin_token}"}
+    with httpx.Client(base_url=platform.url(), timeout=10) as client:
+        category = client.post("/api/categories", json={"name": "Lanterns"}, headers=admin)
+        assert category.status_code == 201, category.text
+        assert client.post("/api/categories", json={"name": "lanterns"}, headers=admin).status_code == 409
+        typo = {"name": "Quillon Lantern", "price": "12.00", "stock": 3, "category": "Lantrens"}
+        assert client.post("/api/products", json=typo, headers=admin).status_code == 422
+        product = client.post("/api/products", json={**typo, "category": "Lanterns"}, headers=admin).json()
+        renamed = client.put(f"/api/categories/{category.json()['id']}", json={"name": "Camp Lights"}, headers=admin)
+        assert renamed.status_code == 200
+        assert client.get(f"/api/products/{product['id']}").json()["category"] == "Camp Lights"
+        assert eventually(
+            lambda: any(
+                h["id"] == product["id"] and h["category"] == "Camp Lights" for h in search_hits(client, "camp")
+            )
+        ), "the renamed category is not searchable within 2 s"
+
+
+def test_an_admin_write_retried_with_its_idempotency_key_applies_once(platform: Platform) -> None:
+    keyed = {"Authorization": f"Bearer {platform.admin_token}", "Idempotency-Key": "e2e-retry-1"}
+    body = {"name": "Once Only Candle", "price": "4.50", "stock": 1, "category": "Home & Kitchen"}
+    with httpx.Client(base_url=platform.url(), timeout=10) as client:
+        first = client.post("/api/products", json=body, headers=keyed)
+        again = client.post("/api/products", json=body, headers=keyed)
+        assert first.status_code == again.status_code == 201
+        assert first.json()["id"] == again.json()["id"]
+        assert again.headers["idempotent-replayed"] == "true"
+        listed = client.get(
+            "/api/products", params={"limit": 100, "sort": "newest"}, headers={"Cache-Control": "no-cache"}
+        )
+    assert [p["name"] for p in listed.json()["items"]].count("Once Only Candle") == 1

@@ -45,9 +45,7 @@ def _first_statement(dialect: str, table: Table) -> Any:
     """Insert the (group, event) row unless it exists, returning it when inserted; built once per table."""
     insert = postgres_insert if dialect == "postgresql" else sqlite_insert
     return (
-        insert(table)
-        .on_conflict_do_nothing(index_elements=["consumer_group", "event_id"])
-        .returning(table.c.event_id)
+        insert(table).on_conflict_do_nothing(index_elements=["consumer_group", "event_id"]).returning(table.c.event_id)
     )
 
 

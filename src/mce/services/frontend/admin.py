@@ -150,8 +150,8 @@ async def product_table(request: Request, backends: BackendsDep, page: str | Non
 
 
 async def _all_categories(request: Request, backends: Backends) -> list[dict[str, Any]]:
-    """Every category, empty ones included, for the admin's choices."""
-    return await request.app.state.category_cache.get(backends)
+    """Every category, empty ones included, as the catalog has them now: an admin's choices must not be stale."""
+    return (await backends.product.fetch_json("/categories"))["items"]
 
 
 async def _form_page(

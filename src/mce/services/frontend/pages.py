@@ -31,11 +31,13 @@ class CategoryCache:
         self.ttl = ttl
         self._items: list[dict[str, Any]] | None = None
         self._fetched_at = 0.0
+        self._changed = False
         self._refreshing: asyncio.Task[None] | None = None
 
     def clear(self) -> None:
-        """Fetch afresh next time (the catalog changed through this frontend)."""
+        """The catalog changed through this frontend: the next page waits for the new list rather than show the old."""
         self._fetched_at = 0.0
+        self._changed = True
 
     async def get(self, backends: Backends) -> list[dict[str, Any]]:
         """Every category with its count; stale rather than none while the catalog does not answer."""
@@ -43,7 +45,7 @@ class CategoryCache:
             return self._items
         if self._refreshing is None or self._refreshing.done():
             self._refreshing = asyncio.create_task(self._refresh(backends))
-        if self._items is None:
+        if self._items is None or self._changed:
             await asyncio.shield(self._refreshing)
         return self._items or []
 
@@ -55,6 +57,7 @@ class CategoryCache:
             return
         self._items = body["items"]
         self._fetched_at = time.monotonic()
+        self._changed = False
 
 
 async def nav_categories(request: Request, backends: Backends) -> list[dict[str, Any]]:
