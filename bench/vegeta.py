@@ -57,24 +57,34 @@ class Result:
 
 
 def attack(urls: list[str], rate: int, seconds: float, headers: dict[str, str] | None = None) -> Result:
-    """Send GETs round-robin over urls at `rate` per second for `seconds`."""
-    vegeta = ensure_vegeta()
+    """Send GETs round-robin over urls at `rate` per second for `seconds` (open loop)."""
     header_lines = "".join(f"{k}: {v}\n" for k, v in (headers or {}).items())
     targets = "\n".join(f"GET {url}\n{header_lines}" for url in urls)
+    return _run(targets, [f"-rate={rate}/s", f"-duration={seconds}s"], rate)
+
+
+def attack_closed(url: str, body: bytes, headers: dict[str, str], workers: int, seconds: float) -> Result:
+    """POST the body as fast as `workers` clients can, each waiting for its answer before the next (closed loop)."""
+    with tempfile.NamedTemporaryFile("wb", suffix=".json", delete=False) as handle:
+        handle.write(body)
+        body_file = handle.name
+    header_lines = "".join(f"{k}: {v}\n" for k, v in headers.items())
+    try:
+        flags = ["-rate=0", f"-workers={workers}", f"-max-workers={workers}", f"-duration={seconds}s"]
+        return _run(f"POST {url}\n{header_lines}@{body_file}", flags, 0)
+    finally:
+        os.unlink(body_file)
+
+
+def _run(targets: str, flags: list[str], rate: int) -> Result:
+    """Run one vegeta attack on these targets and read its report."""
+    vegeta = ensure_vegeta()
     with tempfile.NamedTemporaryFile("w", suffix=".targets", delete=False) as handle:
         handle.write(targets + "\n")
         target_file = handle.name
     try:
         attacked = subprocess.run(
-            [
-                str(vegeta),
-                "attack",
-                f"-rate={rate}/s",
-                f"-duration={seconds}s",
-                f"-targets={target_file}",
-                "-timeout=5s",
-                "-keepalive=true",
-            ],
+            [str(vegeta), "attack", *flags, f"-targets={target_file}", "-timeout=5s", "-keepalive=true"],
             check=True,
             capture_output=True,
         )

@@ -18,9 +18,19 @@ from mce import registry
 
 def free_port() -> int:
     """A loopback port nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """Distinct loopback ports nothing listens on right now: all held open together, so none is handed out twice."""
+    probes = [socket.socket() for _ in range(count)]
+    try:
+        for probe in probes:
+            probe.bind(("127.0.0.1", 0))
+        return [probe.getsockname()[1] for probe in probes]
+    finally:
+        for probe in probes:
+            probe.close()
 
 
 @dataclass
@@ -58,8 +68,10 @@ def start_platform(
     command: Sequence[str] = (sys.executable, "-m", "mce", "up"),
 ) -> Platform:
     """Run `mce up` the way a developer does, on free ports, and wait for its ready banner."""
-    ports = {spec.name: free_port() for spec in registry.SERVICES}
-    metrics_ports = {spec.name: free_port() for spec in registry.SERVICES if spec.public}
+    public = [spec for spec in registry.SERVICES if spec.public]
+    chosen = iter(free_ports(len(registry.SERVICES) + len(public)))
+    ports = {spec.name: next(chosen) for spec in registry.SERVICES}
+    metrics_ports = {spec.name: next(chosen) for spec in public}
     env = {k: v for k, v in os.environ.items() if not k.startswith("MCE_") or k == "MCE_CHROMIUM"}
     env.update({spec.port_variable: str(ports[spec.name]) for spec in registry.SERVICES})
     env.update({spec.metrics_port_variable: str(metrics_ports[spec.name]) for spec in registry.SERVICES if spec.public})

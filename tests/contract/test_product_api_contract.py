@@ -257,3 +257,17 @@ def test_unknown_routes_and_methods_get_json_errors(api) -> None:
     response = api.patch("/products")
     assert_error(response, 405, "method_not_allowed")
     assert "GET" in response.headers["allow"] and "POST" in response.headers["allow"]
+
+
+def test_keyset_paging_by_id_reads_every_product_once_past_any_offset(api) -> None:
+    made = [created(api, name=f"Lamp {n}")["id"] for n in range(7)]
+    api.delete(f"/products/{made[2]}", headers=ADMIN)
+    seen, after = [], 0
+    while True:
+        page = api.get("/products", params={"sort": "id", "limit": 3, "after_id": after}).json()
+        seen += [p["id"] for p in page["items"]]
+        if len(page["items"]) < 3:
+            break
+        after = page["items"][-1]["id"]
+    assert seen == [i for i in made if i != made[2]]
+    assert_error(api.get("/products", params={"after_id": -1}), 422, "invalid")

@@ -20,15 +20,11 @@ from mce.kit.app import create_service_app
 from mce.kit.auth import check_admin
 from mce.kit.contracts import (
     MAX_ID,
-    MAX_OFFSET,
-    PAGE_LIMIT_DEFAULT,
-    PAGE_LIMIT_MAX,
     STOCK_MAX,
     CategoryCreate,
-    CategoryName,
     CategoryRename,
     ProductCreate,
-    ProductSort,
+    ProductListQuery,
     ProductUpdate,
     StockAdjustment,
     category_key,
@@ -194,19 +190,17 @@ class FakeCatalog:
             return item
 
         @app.get("/products")
-        async def list_products(
-            limit: Annotated[int, Query(ge=1, le=PAGE_LIMIT_MAX)] = PAGE_LIMIT_DEFAULT,
-            offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
-            category: Annotated[CategoryName | None, Query()] = None,
-            sort: ProductSort = "newest",
-        ) -> dict[str, Any]:
-            key_of, reverse = SORT_KEYS[sort]
+        async def list_products(query: Annotated[ProductListQuery, Query()]) -> dict[str, Any]:
+            key_of, reverse = SORT_KEYS[query.sort]
+            wanted = category_key(query.category) if query.category else None
+            after = query.after_id if query.after_id is not None else -1
             matching = [
                 p
                 for p in catalog.products.values()
-                if not category or category_key(p["category"]) == category_key(category)
+                if (wanted is None or category_key(p["category"]) == wanted) and p["id"] > after
             ]
             matching.sort(key=key_of, reverse=reverse)
+            limit, offset = query.limit, query.offset
             return {
                 "items": matching[offset : offset + limit],
                 "total": len(matching),

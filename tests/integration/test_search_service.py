@@ -63,9 +63,9 @@ class FakeProductService:
         parts = urlsplit(url)
         params = {name: values[-1] for name, values in parse_qs(parts.query).items()}
         assert (method, parts.path, params["sort"]) == ("GET", "/products", "id")
-        limit, offset = int(params["limit"]), int(params["offset"])
-        items = sorted(self.products, key=lambda p: p["id"])[offset : offset + limit]
-        page = {"items": items, "total": len(self.products), "limit": limit, "offset": offset}
+        limit, after_id = int(params["limit"]), int(params["after_id"])
+        items = sorted((p for p in self.products if p["id"] > after_id), key=lambda p: p["id"])[:limit]
+        page = {"items": items, "total": len(self.products), "limit": limit, "offset": 0}
         return HttpResponse(200, {"content-type": "application/json"}, orjson.dumps(page))
 
     async def aclose(self) -> None:

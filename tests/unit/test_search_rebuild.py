@@ -17,16 +17,17 @@ from mce.services.search.rebuild import CataloguePage, CatalogueRebuild, catalog
 
 
 class FakeCatalogue:
-    """Serves GET /products?sort=id pages from a list, and can change between pages like a live catalogue."""
+    """Serves GET /products?sort=id&after_id= pages from a list, and can change between pages like a live catalogue."""
 
     def __init__(self, ids: list[int], *, between_pages: Callable[[FakeCatalogue], None] = lambda _: None) -> None:
         self.ids = ids
         self.between_pages = between_pages
-        self.offsets: list[int] = []
+        self.asked_after: list[int] = []
 
-    async def fetch(self, offset: int, limit: int = 10) -> CataloguePage:
-        self.offsets.append(offset)
-        page = CataloguePage(items=[{"id": i} for i in self.ids[offset : offset + limit]], total=len(self.ids))
+    async def fetch(self, after_id: int, limit: int = 10) -> CataloguePage:
+        self.asked_after.append(after_id)
+        later = [i for i in self.ids if i > after_id][:limit]
+        page = CataloguePage(items=[{"id": i} for i in later], total=len(self.ids))
         self.between_pages(self)
         return page
 
@@ -42,16 +43,20 @@ def test_every_product_is_read_once_in_id_order():
     assert collect(FakeCatalogue(list(range(1, 36)))) == list(range(1, 36))
 
 
-def test_a_last_page_holding_only_the_overlap_ends_the_paging():
+def test_each_page_starts_after_the_last_id_seen():
     catalogue = FakeCatalogue(list(range(1, 29)))
     assert collect(catalogue) == list(range(1, 29))
-    assert catalogue.offsets == [0, 9, 18, 27]
+    assert catalogue.asked_after == [0, 10, 20]
+
+
+def test_a_catalogue_larger_than_any_offset_window_is_read_whole():
+    assert collect(FakeCatalogue(list(range(1, 12_346)))) == list(range(1, 12_346))
 
 
 def test_an_empty_catalogue_has_no_products():
     catalogue = FakeCatalogue([])
     assert collect(catalogue) == []
-    assert catalogue.offsets == [0]
+    assert catalogue.asked_after == [0]
 
 
 def test_products_deleted_while_paging_do_not_make_later_products_skipped():
@@ -76,10 +81,27 @@ def test_the_catalogue_shrinking_below_the_next_page_still_reads_the_rest():
 
 
 def test_a_product_without_an_integer_id_stops_the_paging():
-    catalogue = FakeCatalogue([])
-    catalogue.ids = ["x"]  # type: ignore[list-item]
+    async def fetch(after_id: int) -> CataloguePage:
+        return CataloguePage(items=[{"id": "x"}], total=1)
+
+    async def run() -> None:
+        async for _ in catalogue_pages(fetch, page_size=10):
+            pass
+
     with pytest.raises(Invalid):
-        collect(catalogue)
+        asyncio.run(run())
+
+
+def test_a_catalogue_paging_backwards_stops_the_rebuild_instead_of_looping():
+    async def fetch(after_id: int) -> CataloguePage:
+        return CataloguePage(items=[{"id": i} for i in range(1, 11)], total=10)
+
+    async def run() -> None:
+        async for _ in catalogue_pages(fetch, page_size=10):
+            pass
+
+    with pytest.raises(Invalid):
+        asyncio.run(run())
 
 
 def catalogue_product(id: int, price: str = "10.00") -> dict[str, Any]:

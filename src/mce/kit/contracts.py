@@ -88,6 +88,10 @@ class ProductListQuery(BaseModel):
     offset: Offset = Field(default=0, description="How many items to skip (offset + limit ≤ 10,000)")
     category: CategoryName | None = Field(default=None, description="Only this category (case does not matter)")
     sort: ProductSort = Field(default="newest", description="Order; newest first by default")
+    after_id: Annotated[int, Field(strict=False, ge=0, le=MAX_ID)] | None = Field(
+        default=None,
+        description="Only products with a greater id: pages a whole catalogue of any size with sort=id (keyset paging)",
+    )
 
 
 class ProductCreate(BaseModel):

@@ -150,7 +150,12 @@ def create_app(settings: ProductSettings | None = None) -> FastAPI:
         # The hottest route reads its backends from the app state directly: each dependency costs a resolution.
         state = request.app.state
         items, total = await state.read(
-            state.queries.page, category=query.category, sort=query.sort, limit=query.limit, offset=query.offset
+            state.queries.page,
+            category=query.category,
+            sort=query.sort,
+            limit=query.limit,
+            offset=query.offset,
+            after_id=query.after_id,
         )
         tail = f',"total":{total},"limit":{query.limit},"offset":{query.offset}}}'.encode()
         return Response(b'{"items":' + items + tail, media_type=JSON)

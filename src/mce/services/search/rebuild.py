@@ -42,22 +42,22 @@ def _product_id(item: dict[str, Any]) -> int:
 
 
 async def catalogue_pages(fetch_page: FetchPage, page_size: int = PAGE_SIZE) -> AsyncIterator[list[dict[str, Any]]]:
-    """Every product of a catalogue sorted by id, each once, even when products are deleted while paging."""
-    offset, last_id = 0, None
+    """Every product of a catalogue by id, each once, a page at a time, whatever happens to it meanwhile.
+
+    Pages are keyed by the last id seen (`after_id`), not by offset: deletions cannot shift products past the
+    reader, and a catalogue of any size is reached (offsets stop at the shared window of 10,000).
+    """
+    after_id = 0
     while True:
-        items = (await fetch_page(offset)).items
-        if last_id is not None and offset > 0 and (not items or _product_id(items[0]) > last_id):
-            # The page should start with the last product seen; it doesn't when deletions shifted the rest left.
-            offset = max(0, offset - page_size)
-            continue
-        fresh = [item for item in items if last_id is None or _product_id(item) > last_id]
-        if fresh:
-            last_id = _product_id(fresh[-1])
-            yield fresh
+        items = (await fetch_page(after_id)).items
+        if items:
+            last = _product_id(items[-1])
+            if last <= after_id:
+                raise Invalid(f"product service paged backwards: after id {after_id} it sent id {last}")
+            after_id = last
+            yield items
         if len(items) < page_size:
             return
-        # Overlap by one product, so that a shift shows up as a page that does not start where the last one ended.
-        offset += len(items) - 1
 
 
 class CatalogueRebuild:
@@ -111,14 +111,19 @@ class CatalogueRebuild:
             log.info("rebuilding the search index: %d of %s products", self.indexed, self.total)
         log.info("rebuilt the search index: %d products in %.1f s", self.indexed, time.monotonic() - started)
 
-    async def _fetch_page(self, offset: int) -> CataloguePage:
+    async def _fetch_page(self, after_id: int) -> CataloguePage:
         """One page of the catalogue, asked for again with growing pauses until the product service gives it."""
         delay = FIRST_BACKOFF_S
         while True:
             try:
                 response = await self.products.get(
-                    "/products", params={"limit": PAGE_SIZE, "offset": offset, "sort": "id"}
+                    "/products", params={"limit": PAGE_SIZE, "after_id": after_id, "sort": "id"}
                 )
+                if 400 <= response.status < 500:
+                    # Asking again will not help: the request itself is wrong, so the rebuild fails and says why.
+                    raise Invalid(
+                        f"product service refused the catalogue page: {response.status} {response.text[:200]}"
+                    )
                 if response.status != 200:
                     raise Unavailable(
                         f"product service answered GET /products with {response.status}", service="product"
@@ -127,8 +132,8 @@ class CatalogueRebuild:
             except (Unavailable, ValueError) as exc:
                 self.last_fetch_error = f"{type(exc).__name__}: {exc}"[:300]
                 log.warning(
-                    "product service gave no catalogue page at offset %d (%s); retrying in %.1f s",
-                    offset,
+                    "product service gave no catalogue page after id %d (%s); retrying in %.1f s",
+                    after_id,
                     self.last_fetch_error,
                     delay,
                 )

@@ -69,8 +69,11 @@ class CatalogQueries(ABC):
     """Reads of the committed catalog."""
 
     @abstractmethod
-    def page(self, *, category: str | None, sort: ProductSort, limit: int, offset: int) -> tuple[bytes, int]:
-        """A page of products as a JSON array (each as Product.to_json writes it), and how many match in all."""
+    def page(
+        self, *, category: str | None, sort: ProductSort, limit: int, offset: int, after_id: int | None = None
+    ) -> tuple[bytes, int]:
+        """A page of products as a JSON array (each as Product.to_json writes it), and how many match in all;
+        with after_id, only products whose id is greater (total counts those too)."""
 
     @abstractmethod
     def get(self, product_id: int) -> Product:

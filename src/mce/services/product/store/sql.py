@@ -145,7 +145,7 @@ def _one_statement(dialect: Dialect) -> _Compiled:
 
 
 @cache
-def _page_statements(dialect: Dialect, sort: str, filtered: bool) -> tuple[_Compiled, _Compiled]:
+def _page_statements(dialect: Dialect, sort: str, filtered: bool, keyset: bool) -> tuple[_Compiled, _Compiled]:
     """The listing's two statements, compiled once: each product as a JSON object made by the database, and the count.
 
     A listing is the hottest read; building its JSON in SQL, and compiling it once, spares the Python work per row
@@ -157,8 +157,11 @@ def _page_statements(dialect: Dialect, sort: str, filtered: bool) -> tuple[_Comp
     if filtered:
         page = page.where(categories.c.name_key == bindparam("key"))
         total = total.select_from(_JOINED).where(categories.c.name_key == bindparam("key"))
+    if keyset:
+        after = products.c.id > bindparam("after_id", type_=Integer)
+        page, total = page.where(after), total.where(after)
     page = page.limit(bindparam("limit", type_=Integer)).offset(bindparam("offset", type_=Integer))
-    placeholders = {"limit": 0, "offset": 0, "key": ""}
+    placeholders = {"limit": 0, "offset": 0, "key": "", "after_id": 0}
     return _Compiled.of(page, dialect, placeholders), _Compiled.of(total, dialect, placeholders)
 
 
@@ -356,11 +359,15 @@ class SqlCatalogQueries(CatalogQueries):
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def page(self, *, category: str | None, sort: ProductSort, limit: int, offset: int) -> tuple[bytes, int]:
-        page, total = _page_statements(self.engine.dialect, sort, category is not None)
-        values = {"limit": limit, "offset": offset}
+    def page(
+        self, *, category: str | None, sort: ProductSort, limit: int, offset: int, after_id: int | None = None
+    ) -> tuple[bytes, int]:
+        page, total = _page_statements(self.engine.dialect, sort, category is not None, after_id is not None)
+        values: dict[str, Any] = {"limit": limit, "offset": offset}
         if category is not None:
             values["key"] = category_key(category)
+        if after_id is not None:
+            values["after_id"] = after_id
         with self._cursor() as cursor:
             documents = [row[0] for row in page.rows(cursor, values)]
             ((count,),) = total.rows(cursor, values)
