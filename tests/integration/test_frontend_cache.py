@@ -5,12 +5,13 @@ import gzip
 import time
 
 import pytest
+from fastapi import Response
 from fastapi.testclient import TestClient
 from frontend_fakes import ADMIN_TOKEN, FakeCatalog, FakeSearch, frontend_settings
 
 from mce.kit.http import AsgiTransport
 from mce.services.frontend.app import create_app
-from mce.services.frontend.cache import CatalogCache, cache_key
+from mce.services.frontend.cache import CatalogCache, catalog_request
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
@@ -92,10 +93,14 @@ def test_concurrent_misses_for_one_page_make_one_backend_call() -> None:
         nonlocal calls
         calls += 1
         await asyncio.sleep(0.05)
-        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
-        await send({"type": "http.response.body", "body": b"{}"})
 
     cache = CatalogCache(ttl=10)
+
+    async def slow_read(path: str, params: dict) -> Response:
+        await slow_app(None, None, None)
+        return Response(b"{}", media_type="application/json")
+
+    cache.read = slow_read
     scope = {"type": "http", "method": "GET", "path": "/api/products", "query_string": b"", "headers": []}
     sent: list[dict] = []
 
@@ -117,14 +122,32 @@ def _scope(path: str, query: bytes = b"", headers: list | None = None) -> dict:
     return {"type": "http", "method": "GET", "path": path, "query_string": query, "headers": headers or []}
 
 
-def test_keys_keep_only_the_parameters_the_route_reads_in_a_fixed_order() -> None:
-    assert cache_key(_scope("/api/products", b"sort=name&limit=5&junk=1")) == cache_key(
-        _scope("/api/products", b"limit=5&sort=name")
-    )
-    assert cache_key(_scope("/api/categories", b"x=1")) == cache_key(_scope("/api/categories"))
-    assert cache_key(_scope("/api/products/7", b"x=1")) == ("/api/products/7", "")
-    assert cache_key(_scope("/api/search", b"q=a")) is None
-    assert cache_key(_scope("/api/products/abc")) is None
+def _key(path: str, query: bytes = b""):
+    request = catalog_request(_scope(path, query))
+    return None if request is None else request.key
+
+
+def test_keys_are_the_validated_parameters_so_spellings_of_one_read_share_an_entry() -> None:
+    assert _key("/api/products", b"sort=name&limit=5&junk=1") == _key("/api/products", b"limit=5&sort=name")
+    assert _key("/api/products", b"") == _key("/api/products", b"limit=20&offset=0&sort=newest")
+    assert _key("/api/categories", b"x=1") == _key("/api/categories")
+    assert _key("/api/products/007") == _key("/api/products/7") == ("/products/7", "")
+
+
+@pytest.mark.parametrize(
+    ("path", "query"),
+    [
+        ("/api/search", b"q=a"),
+        ("/api/products/abc", b""),
+        ("/api/products/0", b""),
+        ("/api/products/2147483648", b""),
+        ("/api/products", b"limit=0"),
+        ("/api/products", b"sort=cheapest"),
+        ("/api/products", b"category="),
+    ],
+)
+def test_anything_but_a_valid_catalog_read_is_left_to_the_route(path, query) -> None:
+    assert catalog_request(_scope(path, query)) is None
 
 
 def test_junk_parameters_cannot_fill_the_cache(tmp_path, catalog) -> None:
@@ -135,32 +158,30 @@ def test_junk_parameters_cannot_fill_the_cache(tmp_path, catalog) -> None:
     assert len(catalog.calls_to("GET", "/products")) == 1
 
 
-async def _answer(body: bytes, gate: asyncio.Event | None = None):
-    async def app(scope, receive, send) -> None:
+def _reader(body: bytes, gate: asyncio.Event | None = None):
+    async def read(path: str, params: dict) -> Response:
         if gate is not None:
             await gate.wait()
-        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
-        await send({"type": "http.response.body", "body": body})
+        return Response(body, media_type="application/json")
 
-    return app
+    return read
 
 
 async def _receive() -> dict:
     return {"type": "http.request", "body": b""}
 
 
+async def _nowhere(message) -> None:
+    return None
+
+
 def test_a_read_that_started_before_a_write_does_not_store_what_it_read() -> None:
     cache = CatalogCache(ttl=10)
-    sent: list[dict] = []
-
-    async def send(message) -> None:
-        sent.append(message)
 
     async def race() -> None:
         gate = asyncio.Event()
-        slow_old_read = asyncio.create_task(
-            cache.handle(await _answer(b'{"price":"old"}', gate), _scope("/api/products"), _receive, send)
-        )
+        cache.read = _reader(b'{"price":"old"}', gate)
+        slow_old_read = asyncio.create_task(cache.handle(None, _scope("/api/products"), _receive, _nowhere))
         await asyncio.sleep(0.01)
         cache.clear()  # a write went through the gateway while the read was on its way back
         gate.set()
@@ -172,30 +193,37 @@ def test_a_read_that_started_before_a_write_does_not_store_what_it_read() -> Non
 
 def test_expired_entries_are_evicted_and_total_bytes_stay_bounded() -> None:
     cache = CatalogCache(ttl=10, max_bytes=10_000)
+    cache.read = _reader(b"x" * 900)
 
-    async def send(message) -> None:
-        return None
+    async def fill(count: int) -> None:
+        for n in range(1, count + 1):
+            await cache.handle(None, _scope(f"/api/products/{n}"), _receive, _nowhere)
 
-    async def fill() -> None:
-        for n in range(40):
-            await cache.handle(await _answer(b"x" * 900), _scope(f"/api/products/{n}"), _receive, send)
-
-    asyncio.run(fill())
+    asyncio.run(fill(40))
     assert cache.bytes <= 10_000 and len(cache) < 40
-    assert ("/api/products/39", "") in cache._entries and ("/api/products/0", "") not in cache._entries
-    cache.ttl = 0.01
-    asyncio.run(fill())
+    assert ("/products/40", "") in cache._entries and ("/products/1", "") not in cache._entries
+
+    short = CatalogCache(ttl=0.01)
+    short.read = _reader(b"{}")
+    for n in range(1, 6):
+        asyncio.run(short.handle(None, _scope(f"/api/products/{n}"), _receive, _nowhere))
     time.sleep(0.02)
-    asyncio.run(cache.handle(await_free_app(), _scope("/api/products/99"), _receive, send))
-    assert len(cache) == 1
+    asyncio.run(short.handle(None, _scope("/api/products/99"), _receive, _nowhere))
+    assert len(short) == 1
 
 
-def await_free_app():
-    async def app(scope, receive, send) -> None:
-        await send({"type": "http.response.start", "status": 200, "headers": []})
-        await send({"type": "http.response.body", "body": b"{}"})
+def test_invalid_reads_get_the_routes_own_errors(tmp_path, catalog) -> None:
+    with gateway(tmp_path, catalog) as client:
+        response = client.get("/api/products", params={"limit": 0})
+    assert response.status_code == 422 and response.json()["error"]["details"][0]["field"] == "limit"
+    assert catalog.calls_to("GET", "/products") == []
 
-    return app
+
+def test_reads_answered_on_the_fast_path_are_counted_under_their_route(tmp_path, catalog) -> None:
+    with gateway(tmp_path, catalog, ttl=0) as client:
+        client.get("/api/products/1")
+        metrics = client.app.state.metrics.render().decode()
+    assert 'route="/api/products/{product_id}"' in metrics
 
 
 def test_a_cached_page_is_served_gzipped_to_clients_that_ask(tmp_path, catalog) -> None:

@@ -13,7 +13,7 @@ import time
 
 LAG_PROBE_EVERY_S = 0.05
 # Late probes in a row before shedding: one late timer is a hiccup (a GC pause, a busy neighbour), not overload.
-LATE_PROBES_TO_SHED = 3
+LATE_PROBES_TO_SHED = 2
 
 
 class LoadShedder:

@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from fastapi import FastAPI, Response
 from fastapi.staticfiles import StaticFiles
@@ -84,6 +85,12 @@ def create_app(
             on_catalog_write=catalog_changed,
         )
         app.state.backends = backends
+
+        async def catalog_read(path: str, params: dict[str, Any]) -> Response:
+            # The same relay the catalog routes use, so the fast path answers exactly as they would.
+            return await backends.product.relay("GET", path, params=params)
+
+        catalog_cache.read = catalog_read
         app.state.limiter = limiter
         app.state.read = read
         app.state.session_runtime = SessionRuntime(store, secrets.session_secret.encode(), read)
@@ -96,6 +103,7 @@ def create_app(
         try:
             yield
         finally:
+            catalog_cache.read = None
             chores.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await chores
