@@ -76,6 +76,40 @@ def attack_closed(url: str, body: bytes, headers: dict[str, str], workers: int, 
         os.unlink(body_file)
 
 
+def attack_by_second(urls: list[str], rate: int, seconds: float, headers: dict[str, str] | None = None) -> list[float]:
+    """Like attack, but the share of requests that succeeded in each second of the run, in order."""
+    header_lines = "".join(f"{k}: {v}\n" for k, v in (headers or {}).items())
+    targets = "\n".join(f"GET {url}\n{header_lines}" for url in urls)
+    raw = _attack(targets, [f"-rate={rate}/s", f"-duration={seconds}s"])
+    encoded = subprocess.run(
+        [str(ensure_vegeta()), "encode", "-to=csv"], input=raw, check=True, capture_output=True
+    ).stdout.decode()
+    per_second: dict[int, list[int]] = {}
+    start: int | None = None
+    for line in encoded.splitlines():
+        stamp, code = line.split(",", 2)[:2]
+        start = int(stamp) if start is None else start
+        tally = per_second.setdefault((int(stamp) - start) // 1_000_000_000, [0, 0])
+        tally[0] += 1
+        tally[1] += 200 <= int(code) < 400
+    return [ok / total for _, (total, ok) in sorted(per_second.items())]
+
+
+def _attack(targets: str, flags: list[str]) -> bytes:
+    """Run one vegeta attack on these targets; its raw results."""
+    with tempfile.NamedTemporaryFile("w", suffix=".targets", delete=False) as handle:
+        handle.write(targets + "\n")
+        target_file = handle.name
+    try:
+        return subprocess.run(
+            [str(ensure_vegeta()), "attack", *flags, f"-targets={target_file}", "-timeout=5s", "-keepalive=true"],
+            check=True,
+            capture_output=True,
+        ).stdout
+    finally:
+        os.unlink(target_file)
+
+
 def _run(targets: str, flags: list[str], rate: int) -> Result:
     """Run one vegeta attack on these targets and read its report."""
     vegeta = ensure_vegeta()

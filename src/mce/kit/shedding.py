@@ -12,8 +12,9 @@ import asyncio
 import time
 
 LAG_PROBE_EVERY_S = 0.05
-# Late probes in a row before shedding: one late timer is a hiccup (a GC pause, a busy neighbour), not overload.
-LATE_PROBES_TO_SHED = 2
+# Each probe moves the smoothed lag this far towards what it measured: one late timer (a GC pause, a busy
+# neighbour) is a hiccup and barely moves it; a loop that keeps running late moves it within a few probes.
+SMOOTHING = 0.3
 
 
 class LoadShedder:
@@ -24,8 +25,8 @@ class LoadShedder:
         self.max_lag_s = max_lag_s
         self.in_flight = 0
         self.lag_s = 0.0
+        self.smoothed_lag_s = 0.0
         self.shed = 0
-        self._late_in_a_row = 0
         self._lagging = False
 
     @property
@@ -34,16 +35,13 @@ class LoadShedder:
         return self.in_flight >= self.max_in_flight or self._lagging
 
     def observe_lag(self, lag_s: float) -> None:
-        """Record how late the loop ran a timer; shed after a few late ones in a row, stop below half the limit."""
+        """Record how late the loop ran a timer: shed while the smoothed lag is over the limit, until below half it."""
         self.lag_s = lag_s
-        if lag_s > self.max_lag_s:
-            self._late_in_a_row += 1
-            if self._late_in_a_row >= LATE_PROBES_TO_SHED:
-                self._lagging = True
-        else:
-            self._late_in_a_row = 0
-            if lag_s < self.max_lag_s / 2:
-                self._lagging = False
+        self.smoothed_lag_s += SMOOTHING * (lag_s - self.smoothed_lag_s)
+        if self.smoothed_lag_s > self.max_lag_s:
+            self._lagging = True
+        elif self.smoothed_lag_s < self.max_lag_s / 2:
+            self._lagging = False
 
     async def watch_loop(self) -> None:
         """Measure the event loop's lag for as long as the service runs."""
