@@ -91,10 +91,11 @@ def test_over_capacity_requests_are_shed_at_once_with_retry_after(data_dir) -> N
         probe = client.get("/healthz")
         shedder.in_flight = 0
         # Now pretend the process ran out of CPU: its event loop runs late.
-        for _ in range(5):
-            shedder.observe_lag(61.0)
+        for _ in range(10):
+            shedder.observe_lag(120.0)
         lagging = client.get("/products")
-        shedder.observe_lag(0.0)
+        for _ in range(40):
+            shedder.observe_lag(0.0)
         recovered = client.get("/products")
         metrics = client.get("/metrics").text
     assert shed.status_code == 503 and shed.json()["error"]["code"] == "overloaded"

@@ -104,7 +104,7 @@ def test_money_is_read_exactly_and_written_as_two_decimals() -> None:
     assert parse_amount("0.1") == Decimal("0.10")
     assert parse_amount(7) == Decimal("7.00")
     assert format_amount(Decimal("5")) == "5.00"
-    for bad in ("1,50", "1.234", -1, "1e3", "NaN", float("inf"), True, None, "", " 1", "100000000"):
+    for bad in ("1,50", "1.234", -1, "1e3", "NaN", float("inf"), True, None, "", " 1", "100000000", 1.79e308, 10**400):
         with pytest.raises(MoneyError):
             parse_amount(bad)
 
@@ -286,8 +286,8 @@ def test_shedding_starts_when_the_loop_keeps_running_late_and_stops_once_it_keep
     from mce.kit.shedding import LoadShedder
 
     shedder = LoadShedder(max_in_flight=10, max_lag_s=0.1)
-    shedder.observe_lag(0.2)
-    assert not shedder.overloaded, "one late timer is a hiccup"
+    shedder.observe_lag(5.0)
+    assert not shedder.overloaded, "one late timer, however late, is a hiccup"
     for _ in range(5):
         shedder.observe_lag(0.0)
     for _ in range(5):

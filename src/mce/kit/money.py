@@ -41,10 +41,11 @@ def parse_amount(value: Any) -> Decimal:
         raise MoneyError("must be a finite number")
     if amount < 0:
         raise MoneyError("must not be negative")
-    if amount != amount.quantize(CENTS, rounding="ROUND_DOWN"):
-        raise MoneyError("must have at most two decimals")
+    # Before the decimals: quantizing a huge number (1e308) overflows the decimal context.
     if amount > MAX_AMOUNT:
         raise MoneyError(f"must be at most {MAX_AMOUNT}")
+    if amount != amount.quantize(CENTS, rounding="ROUND_DOWN"):
+        raise MoneyError("must have at most two decimals")
     return amount.quantize(CENTS)
 
 

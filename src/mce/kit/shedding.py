@@ -37,7 +37,9 @@ class LoadShedder:
     def observe_lag(self, lag_s: float) -> None:
         """Record how late the loop ran a timer: shed while the smoothed lag is over the limit, until below half it."""
         self.lag_s = lag_s
-        self.smoothed_lag_s += SMOOTHING * (lag_s - self.smoothed_lag_s)
+        # Capped, so that one long stall (a big GC, a blocking call) counts as one late probe, not as overload.
+        counted = min(lag_s, 2 * self.max_lag_s)
+        self.smoothed_lag_s += SMOOTHING * (counted - self.smoothed_lag_s)
         if self.smoothed_lag_s > self.max_lag_s:
             self._lagging = True
         elif self.smoothed_lag_s < self.max_lag_s / 2:
