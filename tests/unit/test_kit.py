@@ -322,3 +322,18 @@ def test_the_lag_watch_sees_a_blocked_event_loop() -> None:
 
     asyncio.run(block_the_loop())
     assert max(seen) >= 0.1
+
+
+def test_a_fast_read_takes_only_requests_its_route_would_take() -> None:
+    from mce.kit.contracts import ProductListQuery
+    from mce.kit.fastpath import path_id, query_model
+
+    def scope(path: str, query: bytes = b"") -> dict:
+        return {"path": path, "query_string": query}
+
+    assert query_model(scope("/products", b"limit=5&limit=7&junk=1"), "/products", ProductListQuery).limit == 7
+    assert query_model(scope("/products", b"limit=0"), "/products", ProductListQuery) is None
+    assert query_model(scope("/product", b""), "/products", ProductListQuery) is None
+    assert path_id(scope("/products/42"), "/products/", 100) == 42
+    for path in ("/products/0", "/products/101", "/products/4x", "/products/", "/products/-1"):
+        assert path_id(scope(path), "/products/", 100) is None, path

@@ -21,14 +21,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import urlencode
 
-from pydantic import ValidationError
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mce.kit.app import GZIP_LEVEL, GZIP_MIN_BYTES
 from mce.kit.contracts import MAX_ID, ProductListQuery
+from mce.kit.errors import DomainError, domain_error_response
+from mce.kit.fastpath import path_id, query_model
 
 # Route templates, for the metrics of reads answered here.
 LISTING = SimpleNamespace(path="/api/products")
@@ -57,21 +58,13 @@ class CatalogRequest:
 
 def catalog_request(scope: Scope) -> CatalogRequest | None:
     """The catalog read a GET asks for, or None when it is not one or not valid (the route then answers it)."""
-    path = scope["path"]
-    if path == "/api/categories":
+    if scope["path"] == "/api/categories":
         return CatalogRequest("/categories", {}, CATEGORIES)
-    if path.startswith(PRODUCT_PREFIX):
-        rest = path[len(PRODUCT_PREFIX) :]
-        if rest.isdigit() and 1 <= int(rest) <= MAX_ID:
-            return CatalogRequest(f"/products/{int(rest)}", {}, ONE_PRODUCT)
-        return None
-    if path != "/api/products":
-        return None
-    # A repeated parameter counts with its last value, as the route reads it.
-    given = dict(parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True))
-    try:
-        query = ProductListQuery.model_validate(given)
-    except ValidationError:
+    product_id = path_id(scope, PRODUCT_PREFIX, MAX_ID)
+    if product_id is not None:
+        return CatalogRequest(f"/products/{product_id}", {}, ONE_PRODUCT)
+    query = query_model(scope, "/api/products", ProductListQuery)
+    if query is None:
         return None
     return CatalogRequest("/products", query.model_dump(exclude_none=True), LISTING)
 
@@ -125,7 +118,7 @@ class CatalogCache:
         # Metrics label the request by the route it stands for.
         scope["route"] = request.route
         if self.ttl <= 0:
-            await (await self.read(request.path, request.params))(scope, receive, send)
+            await (await self._read(request))(scope, receive, send)
             return
         key = request.key
         if not _header_has(scope, (b"cache-control", b"pragma"), b"no-cache"):
@@ -164,7 +157,7 @@ class CatalogCache:
     async def _fetch_and_store(self, request: CatalogRequest, scope: Scope, receive: Receive, send: Send) -> None:
         """Read from the product service and keep the answer if it was a 200 and no write happened meanwhile."""
         generation = self.generation
-        response = await self.read(request.path, request.params)
+        response = await self._read(request)
         start: Message | None = None
         chunks: list[bytes] = []
 
@@ -187,6 +180,13 @@ class CatalogCache:
         if gzipped is not None:
             headers.append((b"vary", b"Accept-Encoding"))
         self._store(request.key, CachedResponse(time.monotonic() + self.ttl, headers, body, gzipped))
+
+    async def _read(self, request: CatalogRequest) -> Response:
+        """The product service's answer; its being down or failing is answered here, as the route would."""
+        try:
+            return await self.read(request.path, request.params)
+        except DomainError as exc:
+            return domain_error_response(exc)
 
     def _store(self, key: Key, entry: CachedResponse) -> None:
         """Keep the entry, evicting the expired and then the oldest while over the size bound."""

@@ -10,6 +10,7 @@ import orjson
 from fastapi import Depends, FastAPI, Header, Query, Request, Response
 from fastapi import Path as PathParam
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 
 from mce.kit import idempotency
 from mce.kit.app import add_readiness_check, create_service_app
@@ -30,6 +31,7 @@ from mce.kit.contracts import (
 )
 from mce.kit.db import ReadRunner, make_engine, read_runner, write_transaction
 from mce.kit.errors import Invalid, problem
+from mce.kit.fastpath import FastRead, FastReadsMiddleware, path_id, query_model
 from mce.kit.idempotency import purge_keys
 from mce.kit.outbox import OutboxRelay
 from mce.kit.ratelimit import MemoryAttemptLimiter
@@ -139,16 +141,22 @@ def create_app(settings: ProductSettings | None = None) -> FastAPI:
             bus.close()
             engine.dispose()
 
-    app = create_service_app("product", settings, lifespan=lifespan, description="The product catalog.")
+    fast_reads: list[FastRead] = []
+    app = create_service_app(
+        "product",
+        settings,
+        lifespan=lifespan,
+        description="The product catalog.",
+        middleware=[Middleware(FastReadsMiddleware, reads=fast_reads)],
+    )
+    app.state.fast_reads = fast_reads
     app.state.admin_token = admin_token
     app.state.admin_limiter = MemoryAttemptLimiter(
         max_failures=settings.auth_failure_limit, window_s=settings.auth_failure_window_s
     )
 
-    @app.get("/products", tags=["products"], summary="List products", responses={200: {"model": ProductPage}})
-    async def list_products(request: Request, query: Annotated[ProductListQuery, Query()]) -> Response:
-        # The hottest route reads its backends from the app state directly: each dependency costs a resolution.
-        state = request.app.state
+    async def listing(query: ProductListQuery) -> Response:
+        state = app.state
         items, total = await state.read(
             state.queries.page,
             category=query.category,
@@ -160,12 +168,26 @@ def create_app(settings: ProductSettings | None = None) -> FastAPI:
         tail = f',"total":{total},"limit":{query.limit},"offset":{query.offset}}}'.encode()
         return Response(b'{"items":' + items + tail, media_type=JSON)
 
+    async def one_product(product_id: int) -> Response:
+        return Response(await app.state.read(app.state.queries.get_json, product_id), media_type=JSON)
+
+    # Valid hot reads are answered before the routing (see kit.fastpath); the routes below answer the rest.
+    app.state.fast_reads.extend(
+        [
+            FastRead("/products", lambda scope: query_model(scope, "/products", ProductListQuery), listing),
+            FastRead("/products/{product_id}", lambda scope: path_id(scope, "/products/", MAX_ID), one_product),
+        ]
+    )
+
+    @app.get("/products", tags=["products"], summary="List products", responses={200: {"model": ProductPage}})
+    async def list_products(query: Annotated[ProductListQuery, Query()]) -> Response:
+        return await listing(query)
+
     @app.get(
         "/products/{product_id}", tags=["products"], summary="One product", responses={200: {"model": ProductPayload}}
     )
-    async def get_product(request: Request, product_id: ProductId) -> Response:
-        state = request.app.state
-        return Response(await state.read(state.queries.get_json, product_id), media_type=JSON)
+    async def get_product(product_id: ProductId) -> Response:
+        return await one_product(product_id)
 
     @app.post(
         "/products",
