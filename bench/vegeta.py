@@ -20,7 +20,7 @@ MIN_PACE = 0.95
 MAX_P99_S = 0.100
 MAX_WORKERS = 512
 # After a step the server could not sustain, let its backlog drain before the next one.
-COOL_DOWN_S = 3.0
+COOL_DOWN_S = 8.0
 
 
 def ensure_vegeta() -> Path:
