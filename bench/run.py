@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import orjson
 
+from bench.queries import SEARCHES
 from bench.vegeta import (
     MAX_P99_S,
     MIN_PACE,
@@ -38,24 +39,6 @@ ADMIN_SECONDS = float(os.environ.get("MCE_BENCH_ADMIN_SECONDS", "10"))
 OVERLOAD_FACTOR = 1.5
 RECOVERY_FACTOR = 0.8
 RESULTS = Path(__file__).resolve().parent / "results"
-SEARCHES = [
-    {"q": "headphones"},
-    {"q": "headphnes"},
-    {"q": "wireless earbuds"},
-    {"q": "cast iron"},
-    {"q": "yoga mat"},
-    {"q": "organic coffee"},
-    {"q": "desk lamp"},
-    {"q": "ketle"},
-    {"q": "head"},
-    {"q": "sneakers", "max_price": "100"},
-    {"q": "tent", "category": "Sports & Outdoors"},
-    {"q": ""},
-    {"q": "", "category": "Books"},
-    {"q": "waterproof jacket"},
-    {"q": "fountain pen"},
-    {"q": "chocolate", "min_price": "5", "max_price": "12"},
-]
 
 
 def log(line: str) -> None:

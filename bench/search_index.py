@@ -13,29 +13,11 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench.queries import SEARCHES
 from mce.kit.money import format_amount
 from mce.services.product.seed import generate_catalog
 from mce.services.search.domain import SearchQuery, parse_product
 from mce.services.search.index.tantivy import TantivySearchIndex
-
-SEARCHES = [
-    {"q": "headphones"},
-    {"q": "headphnes"},
-    {"q": "wireless earbuds"},
-    {"q": "cast iron"},
-    {"q": "yoga mat"},
-    {"q": "organic coffee"},
-    {"q": "desk lamp"},
-    {"q": "ketle"},
-    {"q": "head"},
-    {"q": "sneakers", "max_price": "100"},
-    {"q": "tent", "category": "Sports & Outdoors"},
-    {"q": ""},
-    {"q": "", "category": "Books"},
-    {"q": "waterproof jacket"},
-    {"q": "fountain pen"},
-    {"q": "chocolate", "min_price": "5", "max_price": "12"},
-]
 
 
 def catalog(count: int) -> list:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
-from sqlalchemy import create_engine, text
+import pytest
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
-from mce.kit.db import normalise_url
+from mce.kit.db import Migrations, make_engine, normalise_url
 
 
 @contextmanager
@@ -25,3 +27,38 @@ def fresh_postgres_database(base_url: str) -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@contextmanager
+def migrated_engine(
+    request: pytest.FixtureRequest, tmp_path: Path, migrations: Migrations, tables: str
+) -> Iterator[Engine]:
+    """A migrated, empty database on the engine the test is parametrised with ("sqlite" or "postgres").
+
+    PostgreSQL's database is made once per module (the `postgres_engine` fixture) and emptied for each test.
+    """
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'service.db'}"
+        migrations.apply(url)
+        engine = make_engine(url)
+        try:
+            yield engine
+        finally:
+            engine.dispose()
+        return
+    engine = request.getfixturevalue("postgres_engine")
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY"))
+    yield engine
+
+
+@contextmanager
+def migrated_postgres(postgres_url: str, migrations: Migrations) -> Iterator[Engine]:
+    """One migrated PostgreSQL database, for a module's tests to share."""
+    with fresh_postgres_database(postgres_url) as url:
+        migrations.apply(url)
+        engine = make_engine(url)
+        try:
+            yield engine
+        finally:
+            engine.dispose()

@@ -9,43 +9,30 @@ from pathlib import Path
 
 import orjson
 import pytest
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, func, select
 
-from mce.kit.db import make_engine
 from mce.kit.errors import Conflict, Invalid, NotFound, PreconditionRequired
 from mce.kit.events import Event
 from mce.services.product import usecases
 from mce.services.product.domain import ProductFields
 from mce.services.product.store.sql import ProductUnitOfWork, SqlCatalogQueries
 from mce.services.product.store.tables import MIGRATIONS, outbox, stock_movements
-from tests.dbs import fresh_postgres_database
+from tests.dbs import migrated_engine, migrated_postgres
+
+TABLES = "products, categories, outbox, stock_movements, idempotency_keys"
 
 
 @pytest.fixture(scope="module")
 def postgres_engine(postgres_url: str) -> Iterator[Engine]:
     """One migrated PostgreSQL database for the module; tests empty it between them."""
-    with fresh_postgres_database(postgres_url) as url:
-        MIGRATIONS.apply(url)
-        engine = make_engine(url)
+    with migrated_postgres(postgres_url, MIGRATIONS) as engine:
         yield engine
-        engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     """A migrated, empty product database on each engine."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'product.db'}"
-        MIGRATIONS.apply(url)
-        engine = make_engine(url)
-        yield engine
-        engine.dispose()
-    else:
-        engine = request.getfixturevalue("postgres_engine")
-        with engine.begin() as conn:
-            conn.execute(
-                text("TRUNCATE products, categories, outbox, stock_movements, idempotency_keys RESTART IDENTITY")
-            )
+    with migrated_engine(request, tmp_path, MIGRATIONS, TABLES) as engine:
         yield engine
 
 

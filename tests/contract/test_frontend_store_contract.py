@@ -7,37 +7,24 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
-from mce.kit.db import make_engine
 from mce.kit.errors import TooManyRequests
 from mce.services.frontend.store.port import StoredSession
 from mce.services.frontend.store.sql import SqlAttemptLimiter, SqlSessionStore
 from mce.services.frontend.store.tables import MIGRATIONS
-from tests.dbs import fresh_postgres_database
+from tests.dbs import migrated_engine, migrated_postgres
 
 
 @pytest.fixture(scope="module")
 def postgres_engine(postgres_url: str) -> Iterator[Engine]:
-    with fresh_postgres_database(postgres_url) as url:
-        MIGRATIONS.apply(url)
-        engine = make_engine(url)
+    with migrated_postgres(postgres_url, MIGRATIONS) as engine:
         yield engine
-        engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'frontend.db'}"
-        MIGRATIONS.apply(url)
-        engine = make_engine(url)
-        yield engine
-        engine.dispose()
-    else:
-        engine = request.getfixturevalue("postgres_engine")
-        with engine.begin() as conn:
-            conn.execute(text("TRUNCATE sessions, auth_failures"))
+    with migrated_engine(request, tmp_path, MIGRATIONS, "sessions, auth_failures") as engine:
         yield engine
 
 

@@ -13,7 +13,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, MetaData, create_engine, engine_from_config, event, pool
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from starlette.concurrency import run_in_threadpool
@@ -171,3 +171,24 @@ class Migrations:
     def apply(self, url: str) -> None:
         """Bring the database at url to the newest revision."""
         migrate(url, self.script_location)
+
+
+def run_alembic_environment(metadata: MetaData, version_table: str) -> None:
+    """The body of a service's migrations/env.py: run its migrations on the URL its caller configured."""
+    from alembic import context
+
+    config = context.config
+    connectable = engine_from_config(
+        config.get_section(config.config_ini_section, {}), prefix="sqlalchemy.", poolclass=pool.NullPool
+    )
+    with connectable.connect() as connection:
+        # Batch mode lets later ALTERs work on SQLite, which rebuilds tables to alter them.
+        context.configure(
+            connection=connection,
+            target_metadata=metadata,
+            render_as_batch=connection.dialect.name == "sqlite",
+            version_table=version_table,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+    connectable.dispose()
