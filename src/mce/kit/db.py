@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,7 +27,8 @@ ReadRunner = Callable[..., Awaitable[Any]]
 
 # Execution option that makes a SQLite transaction take the write lock when it begins, not at its first write.
 _WRITE = "mce_write"
-_WRITE_LOCKS: dict[int, threading.Lock] = {}
+# One lock per SQLite engine, forgotten with the engine.
+_WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
 
 
 def normalise_url(url: str) -> str:
@@ -72,7 +74,7 @@ def make_engine(url: str) -> Engine:
             # no busy timeout waits out); so a write transaction takes the write lock as it begins.
             conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "BEGIN")
 
-        _WRITE_LOCKS[id(engine)] = threading.Lock()
+        _WRITE_LOCKS[engine] = threading.Lock()
         return engine
     return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True, pool_recycle=1800)
 
@@ -99,7 +101,7 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
     On SQLite one process's writers take turns on a lock of their own first: they would otherwise wait for each
     other inside SQLite's busy handler, which sleeps in steps of up to 100 ms.
     """
-    lock = _WRITE_LOCKS.get(id(engine))
+    lock = _WRITE_LOCKS.get(engine)
     if lock is not None:
         lock.acquire()
     try:

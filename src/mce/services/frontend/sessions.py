@@ -35,6 +35,8 @@ FLASHES = "flashes"
 # A session's last use is written at most this often, so reading pages does not write on every request.
 TOUCH_EVERY = timedelta(seconds=60)
 TOKEN_CHARS = 43
+# Files and probes never read a session; loading one for each stylesheet would cost a database read apiece.
+SESSIONLESS_PREFIXES = ("/static/", "/static-offline-docs/", "/favicon.ico", "/healthz", "/readyz", "/metrics")
 
 
 class ServerSession(dict):
@@ -141,7 +143,7 @@ class SessionMiddleware:
         self.max_age = timedelta(seconds=max_age_s)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["path"].startswith(SESSIONLESS_PREFIXES):
             await self.app(scope, receive, send)
             return
         runtime = self.runtime()
