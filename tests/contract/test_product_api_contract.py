@@ -101,7 +101,13 @@ def test_a_product_needs_a_category_that_exists(api) -> None:
 
 @pytest.mark.parametrize(
     ("content", "content_type"),
-    [(b'{"name": ', "application/json"), (b"", "application/json"), (b"name=x", "application/x-www-form-urlencoded")],
+    [
+        (b'{"name": ', "application/json"),
+        (b"", "application/json"),
+        (b'{"name": "\xc3\x28"}', "application/json"),
+        (b"name=x", "application/x-www-form-urlencoded"),
+        (b'{"name": "x"}', "text/plain"),
+    ],
 )
 def test_a_body_that_is_not_json_is_a_400(api, content, content_type) -> None:
     response = api.post("/products", content=content, headers={**ADMIN, "content-type": content_type})
