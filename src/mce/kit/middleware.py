@@ -150,7 +150,9 @@ class RequestContextMiddleware:
             route = scope.get("route")
             template = getattr(route, "path", None) or "<unmatched>"
             self.metrics.observe(template, method, status, elapsed)
-            access_log.info(
+            # Probes come every few seconds from the supervisor or Kubernetes: only worth a line when debugging.
+            access_log.log(
+                logging.INFO if counted else logging.DEBUG,
                 "%s %s %d",
                 method,
                 scope["path"],
