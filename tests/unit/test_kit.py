@@ -337,3 +337,16 @@ def test_a_fast_read_takes_only_requests_its_route_would_take() -> None:
     assert path_id(scope("/products/42"), "/products/", 100) == 42
     for path in ("/products/0", "/products/101", "/products/4x", "/products/", "/products/-1"):
         assert path_id(scope(path), "/products/", 100) is None, path
+
+
+def test_a_shedding_service_is_not_asked_again_before_its_retry_after() -> None:
+    client, transport = _client(lambda *_: HttpResponse(503, {"retry-after": "30"}), retries=3)
+
+    async def call() -> HttpResponse:
+        deadline_var.set(time.monotonic() + 2.0)
+        return await client.get("/x")
+
+    started = time.monotonic()
+    answer = asyncio.run(call())
+    assert answer.status == 503 and answer.headers["retry-after"] == "30"
+    assert len(transport.calls) == 1 and time.monotonic() - started < 0.5

@@ -157,6 +157,12 @@ class AsgiTransport:
         return None
 
 
+def _retry_after(response: HttpResponse) -> float:
+    """The seconds a response's Retry-After asks for (0 when it gives none or no number of seconds)."""
+    raw = response.headers.get("retry-after", "")
+    return float(raw) if raw.isdigit() else 0.0
+
+
 def _json_default(value: Any) -> Any:
     """Decimals go as their exact text; nothing else unusual is expected."""
     if isinstance(value, Decimal):
@@ -232,11 +238,17 @@ class ServiceClient:
                 retry = safe or isinstance(exc, NotSent)
                 if not retry or attempt > self.retries:
                     raise Unavailable(f"{self.name} service is unavailable ({exc})", service=self.name) from exc
+                response = None
             else:
                 if not safe or response.status not in RETRYABLE_STATUSES or attempt > self.retries:
                     return response
             pause = self.backoff_s * 2 ** (attempt - 1) * random.uniform(0.5, 1.5)
+            if response is not None:
+                # A service that sheds load says when to come back; asking sooner would only add to its load.
+                pause = max(pause, _retry_after(response))
             if remaining(self.timeout) - pause < MIN_ATTEMPT_S:
+                if response is not None:
+                    return response
                 raise Unavailable(f"{self.name} service did not answer in time", service=self.name)
             log.info("retrying %s %s on %s (attempt %d)", method, path, self.name, attempt + 1)
             await asyncio.sleep(pause)
