@@ -85,3 +85,13 @@ def test_a_new_window_starts_once_the_last_has_passed(engine) -> None:
     limiter.failed("c")
     limiter.check("c")
     assert limiter.purge() == 0
+
+
+def test_an_update_never_brings_back_a_session_that_ended_meanwhile(engine) -> None:
+    store = SqlSessionStore(engine)
+    store.save("k1", _session({"admin": {"mark": "m"}}))
+    assert store.update("k1", _session({"admin": {"mark": "m"}, "csrf": "x"})) is True
+    assert store.load("k1").data["csrf"] == "x"
+    store.delete("k1")
+    assert store.update("k1", _session({"admin": {"mark": "m"}})) is False
+    assert store.load("k1") is None

@@ -332,3 +332,34 @@ def test_repeated_wrong_tokens_at_the_login_form_get_429_with_retry_after(tmp_pa
     assert locked.status_code == 429
     assert int(locked.headers["retry-after"]) > 0
     assert "Too many wrong tokens" in locked.text
+
+
+def test_a_request_racing_the_sign_out_cannot_bring_the_session_back(admin, catalog):
+    from mce.services.frontend import sessions
+
+    store = admin.app.state.session_runtime.store
+    original_load = store.load
+    saved_cookie = admin.cookies.get("mce_session")
+    csrf = csrf_in(admin.get("/admin").text)
+
+    def load_then_sign_out_elsewhere(key_hash):
+        loaded = original_load(key_hash)
+        store.delete(key_hash)  # the sign-out lands while this request is still being served
+        return loaded
+
+    store.load = load_then_sign_out_elsewhere
+    try:
+        sessions.TOUCH_EVERY, saved_touch = sessions.timedelta(0), sessions.TOUCH_EVERY
+        raced = admin.get("/admin", follow_redirects=False)
+    finally:
+        store.load = original_load
+        sessions.TOUCH_EVERY = saved_touch
+    assert "max-age=0" in raced.headers.get("set-cookie", "").lower()
+    admin.cookies.clear()
+    admin.cookies.set("mce_session", saved_cookie)
+    assert admin.get("/admin", follow_redirects=False).status_code == 303
+    assert admin.post("/admin/products/1/delete", data={"csrf_token": csrf}, follow_redirects=False).status_code in (
+        303,
+        403,
+    )
+    assert 1 in catalog.products

@@ -191,10 +191,17 @@ class SessionMiddleware:
                 return None
             session.token = secrets.token_urlsafe(32)
             session.created_at = now
-        elif not session.modified and session.last_seen_at and now - session.last_seen_at < TOUCH_EVERY:
-            return None
-        stored = StoredSession(dict(session), session.created_at or now, now)
-        await run_in_threadpool(runtime.store.save, _key_hash(runtime.secret, session.token), stored)
+            stored = StoredSession(dict(session), now, now)
+            await run_in_threadpool(runtime.store.save, _key_hash(runtime.secret, session.token), stored)
+        else:
+            if not session.modified and session.last_seen_at and now - session.last_seen_at < TOUCH_EVERY:
+                return None
+            stored = StoredSession(dict(session), session.created_at or now, now)
+            # An update, never an insert: a request that loaded the session before a sign-out ended it must not
+            # write it back into existence.
+            kept = await run_in_threadpool(runtime.store.update, _key_hash(runtime.secret, session.token), stored)
+            if not kept:
+                return self._cookie("", 0)
         remaining = self.max_age - (now - stored.created_at)
         return self._cookie(session.token, int(min(self.idle, remaining).total_seconds()))
 

@@ -29,6 +29,10 @@ class SessionStore(ABC):
         """Create or replace the session."""
 
     @abstractmethod
+    def update(self, key_hash: str, session: StoredSession) -> bool:
+        """Replace a live session's data and last use; False, changing nothing, when it has ended meanwhile."""
+
+    @abstractmethod
     def delete(self, key_hash: str) -> None:
         """End the session; nothing happens when there is none."""
 

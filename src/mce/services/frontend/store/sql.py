@@ -48,6 +48,14 @@ class SqlSessionStore(SessionStore):
         with translated_errors(WHAT), write_transaction(self.engine) as conn:
             conn.execute(statement)
 
+    def update(self, key_hash: str, session: StoredSession) -> bool:
+        values = {"data": orjson.dumps(session.data).decode(), "last_seen_at": session.last_seen_at}
+        with translated_errors(WHAT), write_transaction(self.engine) as conn:
+            changed = conn.execute(
+                update(sessions).where(sessions.c.key_hash == key_hash).values(**values).returning(sessions.c.key_hash)
+            ).first()
+        return changed is not None
+
     def delete(self, key_hash: str) -> None:
         with translated_errors(WHAT), write_transaction(self.engine) as conn:
             conn.execute(delete(sessions).where(sessions.c.key_hash == key_hash))
