@@ -326,3 +326,20 @@ def test_the_favicon_is_served(client):
     response = client.get("/favicon.ico")
     assert response.status_code == 200 and response.headers["content-type"].startswith("image/svg+xml")
     assert 'rel="icon"' in client.get("/").text
+
+
+def test_a_catalog_answering_nonsense_for_categories_costs_the_header_not_the_page(tmp_path, catalog):
+    odd = FastAPI()
+    real = catalog.app()
+
+    @odd.get("/categories")
+    async def nonsense() -> JSONResponse:
+        return JSONResponse({"unexpected": True})
+
+    async def route(scope, receive, send):
+        target = odd if scope.get("path") == "/categories" else real
+        await target(scope, receive, send)
+
+    with frontend_client(tmp_path, catalog, product_transport=AsgiTransport(route)) as client:
+        page = client.get("/products")
+    assert page.status_code == 200 and 'data-testid="nav-category"' not in page.text

@@ -51,11 +51,14 @@ class CategoryCache:
 
     async def _refresh(self, backends: Backends) -> None:
         try:
-            body = await backends.product.fetch_json("/categories")
-        except DomainError as exc:
+            items = (await backends.product.fetch_json("/categories"))["items"]
+            if not isinstance(items, list):
+                raise TypeError("items is not a list")
+        except (DomainError, KeyError, TypeError) as exc:
+            # The header is a convenience: a catalog that is down, or answers nonsense, costs it, not the page.
             log.warning("categories unavailable, keeping the last ones: %s", exc)
             return
-        self._items = body["items"]
+        self._items = items
         self._fetched_at = time.monotonic()
         self._changed = False
 
