@@ -51,7 +51,7 @@ class Call:
 
 
 async def _admin(request: Request) -> None:
-    check_admin(request, ADMIN_TOKEN)
+    await check_admin(request, ADMIN_TOKEN)
 
 
 async def _key(value: Annotated[str | None, Header(alias="Idempotency-Key")] = None) -> str | None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hmac
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from fastapi import Request
 
@@ -29,14 +31,43 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def check_admin(request: Request, expected: str, limiter: AttemptLimiter | None = None) -> None:
-    """Raise Unauthorized unless the request carries the admin bearer token; a client that keeps guessing gets 429."""
+Runner = Callable[..., Awaitable[Any]]
+
+
+async def run_inline(fn: Callable[..., Any], *args: Any) -> Any:
+    """Run a limiter's call right here: for one that keeps its counts in memory."""
+    return fn(*args)
+
+
+async def admit_token(
+    request: Request,
+    given: str | None,
+    expected: str,
+    limiter: AttemptLimiter | None = None,
+    *,
+    run: Runner = run_inline,
+) -> bool:
+    """Whether the given token is the expected one; TooManyRequests while this client is locked out for guessing.
+
+    `run` runs the limiter's calls: a limiter that keeps its counts in a database needs them off the event loop.
+    """
     client = client_address(request)
     if limiter is not None:
-        limiter.check(client)
+        await run(limiter.check, client)
+    if token_matches(given, expected):
+        return True
+    # Only a wrong token is a guess; a missing one is a caller who did not try.
+    if given is not None and limiter is not None:
+        await run(limiter.failed, client)
+    return False
+
+
+async def check_admin(
+    request: Request, expected: str, limiter: AttemptLimiter | None = None, *, run: Runner = run_inline
+) -> str:
+    """The admin's bearer token; Unauthorized without it, and 429 for a client that keeps guessing."""
     given = bearer_token(request)
-    if not token_matches(given, expected):
-        # Only a wrong token is a guess; a missing one is a caller who did not try.
-        if given is not None and limiter is not None:
-            limiter.failed(client)
+    if not await admit_token(request, given, expected, limiter, run=run):
         raise Unauthorized("admin bearer token required (Authorization: Bearer <token>)")
+    assert given is not None
+    return given

@@ -14,7 +14,7 @@ from fastapi.responses import RedirectResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
-from mce.kit.auth import client_address, token_matches
+from mce.kit.auth import admit_token
 from mce.kit.errors import Forbidden, TooManyRequests
 from mce.kit.http import HttpResponse
 from mce.services.frontend import sessions, views
@@ -113,14 +113,14 @@ async def login(request: Request) -> Response:
     state = request.app.state
     form = await request.form()
     target = views.safe_next(_text(form, "next"))
-    client = client_address(request)
     try:
-        await state.read(state.limiter.check, client)
+        right = await admit_token(
+            request, _text(form, "token"), state.secrets.admin_token, state.limiter, run=run_in_threadpool
+        )
     except TooManyRequests as exc:
         context = {"next": target, "error": f"Too many wrong tokens. Try again in {exc.retry_after_s} seconds."}
         return render(request, "admin/login.html", context, status_code=429, headers=exc.headers)
-    if not token_matches(_text(form, "token"), state.secrets.admin_token):
-        await run_in_threadpool(state.limiter.failed, client)
+    if not right:
         context = {"next": target, "error": "That token is not right."}
         return render(request, "admin/login.html", context, status_code=401)
     sessions.sign_in_admin(request)

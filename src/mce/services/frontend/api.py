@@ -14,7 +14,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from mce.kit import idempotency
-from mce.kit.auth import bearer_token, client_address, token_matches
+from mce.kit.auth import check_admin
 from mce.kit.contracts import (
     MAX_OFFSET,
     PAGE_LIMIT_DEFAULT,
@@ -34,7 +34,7 @@ from mce.kit.contracts import (
     SearchWords,
     StockAdjustment,
 )
-from mce.kit.errors import ErrorBody, Unauthorized
+from mce.kit.errors import ErrorBody
 from mce.kit.money import Money
 from mce.services.frontend.clients import write_headers
 from mce.services.frontend.deps import BackendsDep, CategoryId, ProductId
@@ -60,14 +60,8 @@ async def admin_authorization(
 ) -> str:
     """Refuse callers without the admin token (429 for one that keeps guessing); the header to forward."""
     state = request.app.state
-    client = client_address(request)
-    await state.read(state.limiter.check, client)
-    given = bearer_token(request)
-    if not token_matches(given, state.secrets.admin_token):
-        if given is not None:
-            await run_in_threadpool(state.limiter.failed, client)
-        raise Unauthorized("admin bearer token required (Authorization: Bearer <token>)")
-    return f"Bearer {given}"
+    token = await check_admin(request, state.secrets.admin_token, state.limiter, run=run_in_threadpool)
+    return f"Bearer {token}"
 
 
 async def caller_idempotency_key(

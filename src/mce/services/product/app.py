@@ -64,7 +64,7 @@ Read = Annotated[ReadRunner, Depends(_read_runner)]
 
 
 async def _require_admin(request: Request) -> None:
-    check_admin(request, request.app.state.admin_token, request.app.state.admin_limiter)
+    await check_admin(request, request.app.state.admin_token, request.app.state.admin_limiter)
 
 
 async def _idempotency_key(
