@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 import orjson
-from fastapi import Depends, FastAPI, Header, Query, Request, Response
+from fastapi import Depends, FastAPI, Query, Request, Response
 from fastapi import Path as PathParam
 
 from mce.kit import idempotency
@@ -54,13 +54,9 @@ async def _admin(request: Request) -> None:
     await check_admin(request, ADMIN_TOKEN)
 
 
-async def _key(value: Annotated[str | None, Header(alias="Idempotency-Key")] = None) -> str | None:
-    return idempotency.checked_key(value)
-
-
 # Module-level, because route annotations are resolved in the module's namespace.
 Admin = [Depends(_admin)]
-Key = Annotated[str | None, Depends(_key)]
+Key = idempotency.HeaderKey
 
 SORT_KEYS = {
     "newest": (lambda p: p["id"], True),

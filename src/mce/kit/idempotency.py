@@ -8,12 +8,14 @@ key's primary key) and on SQLite (one writer at a time), then gets the stored an
 from __future__ import annotations
 
 import hashlib
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
+from fastapi import Depends, Header
 from sqlalchemy import (
     Column,
     DateTime,
@@ -65,6 +67,24 @@ def checked_key(raw: str | None) -> str | None:
             details=[problem(HEADER, f"1 to {KEY_MAX} printable ASCII characters")],
         )
     return raw
+
+
+def new_key() -> str:
+    """A fresh key: for a write its caller did not key, or a form about to be drawn (submitted twice, applied once)."""
+    return secrets.token_urlsafe(18)
+
+
+async def header_key(
+    key: Annotated[
+        str | None,
+        Header(alias=HEADER, description="Send a write again with the same key to get its first answer"),
+    ] = None,
+) -> str | None:
+    """The request's Idempotency-Key header, checked: a FastAPI dependency."""
+    return checked_key(key)
+
+
+HeaderKey = Annotated[str | None, Depends(header_key)]
 
 
 def fingerprint(method: str, path: str, body: Any) -> str:

@@ -6,7 +6,6 @@ same form twice (a double click, a retry after a timeout) changes the catalog on
 
 from __future__ import annotations
 
-import secrets
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -14,6 +13,7 @@ from fastapi.responses import RedirectResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
+from mce.kit import idempotency
 from mce.kit.auth import admit_token
 from mce.kit.errors import Forbidden, TooManyRequests
 from mce.kit.http import HttpResponse
@@ -73,11 +73,6 @@ def _text(form: FormData, name: str) -> str:
     """A text field of the form, empty when absent or a file."""
     value = form.get(name)
     return value if isinstance(value, str) else ""
-
-
-def form_key() -> str:
-    """A fresh idempotency key for a form about to be drawn."""
-    return secrets.token_urlsafe(18)
 
 
 def _write_headers(request: Request, form: FormData) -> dict[str, str]:
@@ -179,7 +174,7 @@ async def _form_page(
         "summary": summary,
         "conflict": conflict,
         # A form shown again after an error gets a new key: the refused submission changed nothing.
-        "idempotency_key": idempotency_key or form_key(),
+        "idempotency_key": idempotency_key or idempotency.new_key(),
     }
     return render(request, "admin/product_form.html", context, status_code=status_code)
 

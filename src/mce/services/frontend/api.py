@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response, Security
+from fastapi import APIRouter, Depends, Query, Request, Response, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
-from mce.kit import idempotency
 from mce.kit.auth import check_admin
 from mce.kit.contracts import (
     MAX_OFFSET,
@@ -35,6 +34,7 @@ from mce.kit.contracts import (
     StockAdjustment,
 )
 from mce.kit.errors import ErrorBody
+from mce.kit.idempotency import HeaderKey
 from mce.kit.money import Money
 from mce.services.frontend.clients import write_headers
 from mce.services.frontend.deps import BackendsDep, CategoryId, ProductId
@@ -64,18 +64,7 @@ async def admin_authorization(
     return f"Bearer {token}"
 
 
-async def caller_idempotency_key(
-    key: Annotated[
-        str | None,
-        Header(alias="Idempotency-Key", description="Send a write again with the same key to get the first answer"),
-    ] = None,
-) -> str | None:
-    """The caller's idempotency key, checked."""
-    return idempotency.checked_key(key)
-
-
 AdminAuthorization = Annotated[str, Depends(admin_authorization)]
-CallerKey = Annotated[str | None, Depends(caller_idempotency_key)]
 
 
 def _present(**params: Any) -> dict[str, Any]:
@@ -139,7 +128,7 @@ async def get_category(backends: BackendsDep, category_id: CategoryId) -> Respon
     responses={201: {"model": ProductPayload}, **_errors(400, 401, 413, 422, 429)},
 )
 async def create_product(
-    backends: BackendsDep, authorization: AdminAuthorization, key: CallerKey, product: ProductCreate
+    backends: BackendsDep, authorization: AdminAuthorization, key: HeaderKey, product: ProductCreate
 ) -> Response:
     """Add a product to an existing category (admin only); `Location` names it."""
     body = product.model_dump(mode="json", exclude_unset=True)
@@ -155,7 +144,7 @@ async def create_product(
 async def update_product(
     backends: BackendsDep,
     authorization: AdminAuthorization,
-    key: CallerKey,
+    key: HeaderKey,
     product_id: ProductId,
     changes: ProductUpdate,
 ) -> Response:
@@ -172,7 +161,7 @@ async def update_product(
     responses={204: {"description": "Deleted"}, **_errors(401, 404, 422, 429)},
 )
 async def delete_product(
-    backends: BackendsDep, authorization: AdminAuthorization, key: CallerKey, product_id: ProductId
+    backends: BackendsDep, authorization: AdminAuthorization, key: HeaderKey, product_id: ProductId
 ) -> Response:
     """Remove a product from the catalog (admin only)."""
     return await _admin_write(backends, "DELETE", f"/products/{product_id}", authorization, key)
@@ -187,7 +176,7 @@ async def delete_product(
 async def adjust_stock(
     backends: BackendsDep,
     authorization: AdminAuthorization,
-    key: CallerKey,
+    key: HeaderKey,
     product_id: ProductId,
     adjustment: StockAdjustment,
 ) -> Response:
@@ -204,7 +193,7 @@ async def adjust_stock(
     responses={201: {"model": CategoryPayload}, **_errors(400, 401, 409, 422, 429)},
 )
 async def create_category(
-    backends: BackendsDep, authorization: AdminAuthorization, key: CallerKey, category: CategoryCreate
+    backends: BackendsDep, authorization: AdminAuthorization, key: HeaderKey, category: CategoryCreate
 ) -> Response:
     """A new category; names are unique whatever their case (admin only)."""
     return await _admin_write(backends, "POST", "/categories", authorization, key, category.model_dump(mode="json"))
@@ -219,7 +208,7 @@ async def create_category(
 async def rename_category(
     backends: BackendsDep,
     authorization: AdminAuthorization,
-    key: CallerKey,
+    key: HeaderKey,
     category_id: CategoryId,
     rename: CategoryRename,
 ) -> Response:
@@ -236,7 +225,7 @@ async def rename_category(
     responses={204: {"description": "Deleted"}, **_errors(401, 404, 409, 422, 429)},
 )
 async def delete_category(
-    backends: BackendsDep, authorization: AdminAuthorization, key: CallerKey, category_id: CategoryId
+    backends: BackendsDep, authorization: AdminAuthorization, key: HeaderKey, category_id: CategoryId
 ) -> Response:
     """Delete a category that holds no products (admin only)."""
     return await _admin_write(backends, "DELETE", f"/categories/{category_id}", authorization, key)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +12,7 @@ from fastapi import Response
 
 from mce.kit.errors import DomainError, Unavailable, problem
 from mce.kit.http import HttpResponse, ServiceClient, Transport
+from mce.kit.idempotency import new_key
 from mce.services.frontend.settings import FrontendSettings
 
 log = logging.getLogger(__name__)
@@ -107,7 +107,7 @@ def _json_or_none(response: HttpResponse) -> Any:
 
 def write_headers(authorization: str, idempotency_key: str | None) -> dict[str, str]:
     """Headers of a write on an admin's behalf: their credential, and a key so a retry is never applied twice."""
-    return {"authorization": authorization, "idempotency-key": idempotency_key or secrets.token_urlsafe(18)}
+    return {"authorization": authorization, "idempotency-key": idempotency_key or new_key()}
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Scope
 
 from mce.kit.errors import DomainError, domain_error_response, error_response, http_error_headers
+from mce.kit.idempotency import new_key
 from mce.services.frontend import sessions, views
 from mce.services.frontend.settings import FrontendSettings
 
@@ -74,7 +74,7 @@ def build_templates(settings: FrontendSettings) -> Jinja2Templates:
     templates.env.filters["stock_status"] = views.stock_status
     templates.env.globals["link"] = views.link
     # Each form drawn gets its own idempotency key, so submitting it twice changes the catalog once.
-    templates.env.globals["new_key"] = lambda: secrets.token_urlsafe(18)
+    templates.env.globals["new_key"] = new_key
     return templates
 
 

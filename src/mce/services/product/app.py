@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 import orjson
-from fastapi import Depends, FastAPI, Header, Query, Request, Response
+from fastapi import Depends, FastAPI, Query, Request, Response
 from fastapi import Path as PathParam
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
@@ -32,7 +32,7 @@ from mce.kit.contracts import (
 from mce.kit.db import ReadRunner, make_engine, read_runner, write_transaction
 from mce.kit.errors import Invalid, problem
 from mce.kit.fastpath import FastRead, FastReadsMiddleware, path_id, query_model
-from mce.kit.idempotency import purge_keys
+from mce.kit.idempotency import HeaderKey, purge_keys
 from mce.kit.outbox import OutboxRelay
 from mce.kit.ratelimit import MemoryAttemptLimiter
 from mce.kit.secrets import resolve_secret
@@ -67,17 +67,7 @@ async def _require_admin(request: Request) -> None:
     await check_admin(request, request.app.state.admin_token, request.app.state.admin_limiter)
 
 
-async def _idempotency_key(
-    key: Annotated[
-        str | None,
-        Header(alias="Idempotency-Key", description="Send the same key again to get the first answer, not a 2nd write"),
-    ] = None,
-) -> str | None:
-    return idempotency.checked_key(key)
-
-
 AdminOnly = [Depends(_require_admin)]
-IdempotencyKey = Annotated[str | None, Depends(_idempotency_key)]
 Work = Callable[[ProductUnitOfWork], tuple[dict[str, Any] | None, str | None]]
 
 
@@ -197,7 +187,7 @@ def create_app(settings: ProductSettings | None = None) -> FastAPI:
         summary="Create a product in an existing category",
         responses={201: {"model": ProductPayload}},
     )
-    def create_product(request: Request, key: IdempotencyKey, body: ProductCreate) -> Response:
+    def create_product(request: Request, key: HeaderKey, body: ProductCreate) -> Response:
         def work(uow: ProductUnitOfWork) -> tuple[dict[str, Any], str]:
             product = usecases.create_product(uow, fields=ProductFields(**body.model_dump()))
             return product.to_json(), f"/products/{product.id}"
@@ -211,7 +201,7 @@ def create_app(settings: ProductSettings | None = None) -> FastAPI:
         summary="Change a product's fields (those given); `version` guards against lost updates",
         responses={200: {"model": ProductPayload}},
     )
-    def update_product(request: Request, key: IdempotencyKey, product_id: ProductId, body: ProductUpdate) -> Response:
+    def update_product(request: Request, key: HeaderKey, product_id: ProductId, body: ProductUpdate) -> Response:
         try:
             changes = body.changes()
         except ValueError as exc:
@@ -230,7 +220,7 @@ def create_app(settings: ProductSettings | None = None) -> FastAPI:
     @app.delete(
         "/products/{product_id}", status_code=204, dependencies=AdminOnly, tags=["admin"], summary="Delete a product"
     )
-    def delete_product(request: Request, key: IdempotencyKey, product_id: ProductId) -> Response:
+    def delete_product(request: Request, key: HeaderKey, product_id: ProductId) -> Response:
         def work(uow: ProductUnitOfWork) -> tuple[None, None]:
             usecases.delete_product(uow, product_id=product_id)
             return None, None
@@ -244,7 +234,7 @@ def create_app(settings: ProductSettings | None = None) -> FastAPI:
         summary="Move stock by a delta, never below zero; a repeated `reference` applies once",
         responses={200: {"model": ProductPayload}},
     )
-    def adjust_stock(request: Request, key: IdempotencyKey, product_id: ProductId, body: StockAdjustment) -> Response:
+    def adjust_stock(request: Request, key: HeaderKey, product_id: ProductId, body: StockAdjustment) -> Response:
         def work(uow: ProductUnitOfWork) -> tuple[dict[str, Any], None]:
             product = usecases.adjust_stock(
                 uow, product_id=product_id, delta=body.delta, reason=body.reason, reference=body.reference
@@ -276,7 +266,7 @@ def create_app(settings: ProductSettings | None = None) -> FastAPI:
         summary="Create a category; names are unique whatever their case",
         responses={201: {"model": CategoryPayload}},
     )
-    def create_category(request: Request, key: IdempotencyKey, body: CategoryCreate) -> Response:
+    def create_category(request: Request, key: HeaderKey, body: CategoryCreate) -> Response:
         def work(uow: ProductUnitOfWork) -> tuple[dict[str, Any], str]:
             category = usecases.create_category(uow, name=body.name)
             return category.to_json(), f"/categories/{category.id}"
@@ -290,9 +280,7 @@ def create_app(settings: ProductSettings | None = None) -> FastAPI:
         summary="Rename a category (its products change with it)",
         responses={200: {"model": CategoryPayload}},
     )
-    def rename_category(
-        request: Request, key: IdempotencyKey, category_id: CategoryId, body: CategoryRename
-    ) -> Response:
+    def rename_category(request: Request, key: HeaderKey, category_id: CategoryId, body: CategoryRename) -> Response:
         def work(uow: ProductUnitOfWork) -> tuple[dict[str, Any], None]:
             return usecases.rename_category(uow, category_id=category_id, name=body.name).to_json(), None
 
@@ -305,7 +293,7 @@ def create_app(settings: ProductSettings | None = None) -> FastAPI:
         tags=["admin"],
         summary="Delete an empty category",
     )
-    def delete_category(request: Request, key: IdempotencyKey, category_id: CategoryId) -> Response:
+    def delete_category(request: Request, key: HeaderKey, category_id: CategoryId) -> Response:
         def work(uow: ProductUnitOfWork) -> tuple[None, None]:
             usecases.delete_category(uow, category_id=category_id)
             return None, None
