@@ -234,6 +234,15 @@ def test_a_form_submitted_twice_creates_one_product(admin, catalog):
     assert {c.headers["idempotency-key"] for c in catalog.calls_to("POST", "/products")} == {key}
 
 
+@pytest.mark.parametrize("key", ["a\r\nX-Injected: 1", "x" * 201, "ключ"])
+def test_a_tampered_form_key_is_refused_before_it_reaches_the_catalog(admin, catalog, key):
+    csrf = csrf_in(admin.get("/admin/products/new").text)
+    response = admin.post("/admin/products/new", data={**PRODUCT_FORM, "csrf_token": csrf, "idempotency_key": key})
+    assert response.status_code == 400
+    assert "We couldn" in response.text
+    assert catalog.calls_to("POST", "/products") == []
+
+
 def test_the_product_form_offers_only_managed_categories(admin, catalog):
     catalog.add_category("Garden")
     html = admin.get("/admin/products/new").text

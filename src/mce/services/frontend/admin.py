@@ -76,8 +76,11 @@ def _text(form: FormData, name: str) -> str:
 
 
 def _write_headers(request: Request, form: FormData) -> dict[str, str]:
-    """The admin's credential for the catalog, and the form's idempotency key (a new one if it carries none)."""
-    key = _text(form, "idempotency_key")[:200] or None
+    """The admin's credential for the catalog, and the form's idempotency key (a new one if it carries none).
+
+    The key is checked like the API's header: a tampered one is refused here, before it could reach a header.
+    """
+    key = idempotency.checked_key(_text(form, "idempotency_key") or None)
     return write_headers(f"Bearer {request.app.state.secrets.admin_token}", key)
 
 
