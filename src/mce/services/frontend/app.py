@@ -137,8 +137,11 @@ def create_app(
     app.include_router(admin.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
+    # Read once here: browsers ask for it with every first page they load.
+    icon = FAVICON.read_bytes()
+
     @app.get("/favicon.ico", include_in_schema=False)
     async def favicon() -> Response:
-        return Response(FAVICON.read_bytes(), media_type="image/svg+xml", headers={"cache-control": "max-age=86400"})
+        return Response(icon, media_type="image/svg+xml", headers={"cache-control": "max-age=86400"})
 
     return app
