@@ -45,29 +45,36 @@ async def admit_token(
     expected: str,
     limiter: AttemptLimiter | None = None,
     *,
-    run: Runner = run_inline,
+    read: Runner = run_inline,
+    write: Runner = run_inline,
 ) -> bool:
     """Whether the given token is the expected one; TooManyRequests while this client is locked out for guessing.
 
-    `run` runs the limiter's calls: a limiter that keeps its counts in a database needs them off the event loop.
+    `read` runs the limiter's check and `write` its count of a failure: a limiter that keeps its counts in a
+    database reads as the service's reads run (kit.db.read_runner) and writes off the event loop.
     """
     client = client_address(request)
     if limiter is not None:
-        await run(limiter.check, client)
+        await read(limiter.check, client)
     if token_matches(given, expected):
         return True
     # Only a wrong token is a guess; a missing one is a caller who did not try.
     if given is not None and limiter is not None:
-        await run(limiter.failed, client)
+        await write(limiter.failed, client)
     return False
 
 
 async def check_admin(
-    request: Request, expected: str, limiter: AttemptLimiter | None = None, *, run: Runner = run_inline
+    request: Request,
+    expected: str,
+    limiter: AttemptLimiter | None = None,
+    *,
+    read: Runner = run_inline,
+    write: Runner = run_inline,
 ) -> str:
     """The admin's bearer token; Unauthorized without it, and 429 for a client that keeps guessing."""
     given = bearer_token(request)
-    if not await admit_token(request, given, expected, limiter, run=run):
+    if not await admit_token(request, given, expected, limiter, read=read, write=write):
         raise Unauthorized("admin bearer token required (Authorization: Bearer <token>)")
     assert given is not None
     return given

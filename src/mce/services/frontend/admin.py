@@ -112,9 +112,8 @@ async def login(request: Request) -> Response:
     form = await request.form()
     target = views.safe_next(_text(form, "next"))
     try:
-        right = await admit_token(
-            request, _text(form, "token"), state.secrets.admin_token, state.limiter, run=run_in_threadpool
-        )
+        given, expected = _text(form, "token"), state.secrets.admin_token
+        right = await admit_token(request, given, expected, state.limiter, read=state.read, write=run_in_threadpool)
     except TooManyRequests as exc:
         context = {"next": target, "error": f"Too many wrong tokens. Try again in {exc.retry_after_s} seconds."}
         return render(request, "admin/login.html", context, status_code=429, headers=exc.headers)

@@ -60,7 +60,8 @@ async def admin_authorization(
 ) -> str:
     """Refuse callers without the admin token (429 for one that keeps guessing); the header to forward."""
     state = request.app.state
-    token = await check_admin(request, state.secrets.admin_token, state.limiter, run=run_in_threadpool)
+    limiter = state.limiter
+    token = await check_admin(request, state.secrets.admin_token, limiter, read=state.read, write=run_in_threadpool)
     return f"Bearer {token}"
 
 
