@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import http.client
 import os
 import re
 import signal
@@ -144,11 +145,13 @@ _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def answers_200(url: str, timeout: float = PROBE_TIMEOUT_S) -> bool:
-    """True if a GET of url answers 200 within the timeout."""
+    """True if a GET of url answers 200 within the timeout; anything else there, however it answers, is False."""
     try:
         with _DIRECT.open(url, timeout=timeout) as response:
             return response.status == 200
-    except (OSError, ValueError):
+    # HTTPException: what listens is not HTTP, or the probe met itself (a loopback connect to a port in the
+    # ephemeral range that nothing listens on yet can be given that very port as its source, and reads its own GET).
+    except (OSError, ValueError, http.client.HTTPException):
         return False
 
 

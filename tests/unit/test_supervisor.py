@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,7 @@ from mce.supervisor import (
     Child,
     Database,
     Supervisor,
+    answers_200,
     check_ports,
     child_environment,
     migrate_where_needed,
@@ -336,3 +339,22 @@ def test_each_database_behind_is_migrated_once() -> None:
     assert migrate_where_needed(databases, report=said.append) == []
     assert (product.applied, frontend.applied) == (["p"], ["f"])
     assert said == ["migrating the product database…", "migrating the frontend database…"]
+
+
+@pytest.mark.parametrize("answer", [b"GET /readyz HTTP/1.1\r\n\r\n", b"\x00\xffnot http at all\r\n\r\n", b""])
+def test_a_probe_of_something_that_does_not_speak_http_is_a_failed_probe(answer):
+    # The first answer is what a probe reads when its loopback connect meets itself: its own request.
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+
+        def answer_once() -> None:
+            conn, _ = listener.accept()
+            with conn:
+                conn.recv(4096)
+                conn.sendall(answer)
+
+        server = threading.Thread(target=answer_once, daemon=True)
+        server.start()
+        assert answers_200(f"http://127.0.0.1:{listener.getsockname()[1]}/readyz") is False
+        server.join(5)
