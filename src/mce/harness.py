@@ -15,6 +15,10 @@ from pathlib import Path
 
 from mce import registry
 
+UP = (sys.executable, "-m", "mce", "up")
+# The last line `mce up` prints once every service is ready.
+READY_LINE = "press Ctrl-C to stop"
+
 
 def free_port() -> int:
     """A loopback port nothing listens on right now."""
@@ -59,15 +63,17 @@ class Platform:
         return self.process.wait(timeout)
 
 
-def start_platform(
-    data_dir: Path,
-    *,
-    seed: int = 200,
-    timeout: float = 300.0,
-    extra_env: dict[str, str] | None = None,
-    command: Sequence[str] = (sys.executable, "-m", "mce", "up"),
-) -> Platform:
-    """Run `mce up` the way a developer does, on free ports, and wait for its ready banner."""
+@dataclass(frozen=True)
+class Launch:
+    """How to run `mce up` on free ports: its environment, and where each service and its metrics will listen."""
+
+    env: dict[str, str]
+    ports: dict[str, int]
+    metrics_ports: dict[str, int]
+
+
+def platform_launch(data_dir: Path, *, seed: int = 200, extra_env: dict[str, str] | None = None) -> Launch:
+    """The environment `mce up` gets: free ports for every service, the data directory and the seed size."""
     public = [spec for spec in registry.SERVICES if spec.public]
     chosen = iter(free_ports(len(registry.SERVICES) + len(public)))
     ports = {spec.name: next(chosen) for spec in registry.SERVICES}
@@ -77,14 +83,29 @@ def start_platform(
     env.update({spec.metrics_port_variable: str(metrics_ports[spec.name]) for spec in registry.SERVICES if spec.public})
     env.update({"MCE_DATA_DIR": str(data_dir), "MCE_SEED_PRODUCTS": str(seed)})
     env.update(extra_env or {})
-    process = subprocess.Popen(list(command), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return Launch(env, ports, metrics_ports)
+
+
+def start_platform(
+    data_dir: Path,
+    *,
+    seed: int = 200,
+    timeout: float = 300.0,
+    extra_env: dict[str, str] | None = None,
+    command: Sequence[str] = UP,
+) -> Platform:
+    """Run `mce up` the way a developer does, on free ports, and wait for its ready banner."""
+    launch = platform_launch(data_dir, seed=seed, extra_env=extra_env)
+    process = subprocess.Popen(
+        list(command), env=launch.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     output: list[str] = []
     ready = threading.Event()
 
     def pump() -> None:
         for line in process.stdout:
             output.append(line.rstrip())
-            if "press Ctrl-C to stop" in line:
+            if READY_LINE in line:
                 ready.set()
 
     threading.Thread(target=pump, daemon=True).start()
@@ -94,4 +115,4 @@ def start_platform(
             process.kill()
             raise RuntimeError("mce up did not become ready:\n" + "\n".join(output))
     token = (data_dir / "secrets" / "admin-token").read_text().strip()
-    return Platform(process, ports, token, data_dir, output, metrics_ports)
+    return Platform(process, launch.ports, token, data_dir, output, launch.metrics_ports)

@@ -42,8 +42,16 @@ LOCAL_SECRETS = ("admin_token", "session_secret")
 
 
 def say(message: str) -> None:
-    """One line for the person at the terminal."""
-    print(f"[mce] {message}", flush=True)
+    """One line for the person at the terminal, if there still is one.
+
+    A closed terminal or a reader that went away must not stop the supervisor halfway through stopping its
+    children: it would leave them running with nobody to stop them.
+    """
+    try:
+        print(f"[mce] {message}", flush=True)
+    except OSError:
+        # What is left in the buffer could not be written either; later lines go nowhere.
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
 
 
 class Process(Protocol):
@@ -460,8 +468,9 @@ def run_platform(*, data_dir: Path, seed_count: int, freeze_timeout_s: float) ->
     def request_stop(signum: int, _frame: object) -> None:
         stopping.append(signum)
 
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)
+    # Ctrl-C, a stop from a process manager, or the terminal closing: each stops the children, in order.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, request_stop)
 
     supervisor = Supervisor(plan.children, freeze_timeout_s=freeze_timeout_s)
     # Each service starts as soon as what it needs is ready, one without a database at once, so the start-ups of

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 import time
@@ -10,6 +11,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
+from mce.harness import READY_LINE, UP, platform_launch
 from tests.conftest import Platform, start_platform
 
 pytestmark = pytest.mark.e2e
@@ -116,6 +118,25 @@ def test_up_restarts_a_crashed_service_and_ctrl_c_stops_everything(tmp_path) -> 
     assert code == 0
     assert not any(_listening(port) for port in running.ports.values())
     assert any("stopped" in line for line in running.output)
+
+
+def test_closing_the_terminal_stops_every_service_even_when_its_output_is_gone(tmp_path) -> None:
+    launch = platform_launch(tmp_path, seed=20)
+    up = subprocess.Popen(UP, env=launch.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        for line in up.stdout:
+            if READY_LINE in line:
+                break
+        assert all(_listening(port) for port in launch.ports.values())
+        # Whoever read `mce up`'s output has gone (a closed terminal): its next line cannot be written, and the
+        # terminal's hang-up asks it to stop.
+        up.stdout.close()
+        up.send_signal(signal.SIGHUP)
+        assert up.wait(30) == 0
+    finally:
+        if up.poll() is None:
+            up.kill()
+    assert eventually(lambda: not any(_listening(port) for port in launch.ports.values()), 10)
 
 
 def test_data_survives_a_restart(tmp_path) -> None:
