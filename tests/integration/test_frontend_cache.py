@@ -3,6 +3,7 @@
 import asyncio
 import gzip
 import time
+import zlib
 
 import pytest
 from fastapi import Response
@@ -237,3 +238,20 @@ def test_a_cached_page_is_served_gzipped_to_clients_that_ask(tmp_path, catalog) 
     assert plain.headers["x-cache"] == "hit" and "content-encoding" not in plain.headers
     assert hit.json() == plain.json()
     assert gzip.decompress(gzip.compress(plain.content)) == plain.content
+
+
+def test_a_page_read_through_is_gzipped_once_for_the_client_and_the_entry(tmp_path, catalog, monkeypatch) -> None:
+    for n in range(20):
+        catalog.add(f"Lamp {n}", category="Home", description="A warm light for reading. " * 3)
+    compressions = []
+    real_compress, real_compressor = zlib.compress, zlib.compressobj
+    # One-shot compression (gzip.compress), and the streaming kind the gzip middleware uses.
+    monkeypatch.setattr(zlib, "compress", lambda *a, **kw: compressions.append(1) or real_compress(*a, **kw))
+    monkeypatch.setattr(zlib, "compressobj", lambda *a, **kw: compressions.append(1) or real_compressor(*a, **kw))
+    with gateway(tmp_path, catalog) as client:
+        miss = client.get("/api/products", headers={"Accept-Encoding": "gzip"})
+        hit = client.get("/api/products", headers={"Accept-Encoding": "identity"})
+    assert miss.headers["x-cache"] == "miss" and miss.headers["content-encoding"] == "gzip"
+    assert "Accept-Encoding" in miss.headers["vary"]
+    assert hit.headers["x-cache"] == "hit" and miss.json() == hit.json()
+    assert len(compressions) == 1
