@@ -1,4 +1,4 @@
-"""The frontend's own store (sessions and failed sign-ins), written once and run on SQLite and on PostgreSQL."""
+"""The frontend's own store (sessions, failed sign-ins, accounts), written once and run on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from mce.kit.errors import TooManyRequests
+from mce.kit.errors import Conflict, TooManyRequests
 from mce.services.frontend.store.port import StoredSession
-from mce.services.frontend.store.sql import SqlAttemptLimiter, SqlSessionStore
+from mce.services.frontend.store.sql import SqlAccountStore, SqlAttemptLimiter, SqlSessionStore
 from mce.services.frontend.store.tables import MIGRATIONS
 from tests.dbs import migrated_engine, migrated_postgres
 
@@ -24,7 +24,7 @@ def postgres_engine(postgres_url: str) -> Iterator[Engine]:
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    with migrated_engine(request, tmp_path, MIGRATIONS, "sessions, auth_failures") as engine:
+    with migrated_engine(request, tmp_path, MIGRATIONS, "sessions, auth_failures, accounts") as engine:
         yield engine
 
 
@@ -95,3 +95,31 @@ def test_an_update_never_brings_back_a_session_that_ended_meanwhile(engine) -> N
     store.delete("k1")
     assert store.update("k1", _session({"admin": {"mark": "m"}})) is False
     assert store.load("k1") is None
+
+
+def _new_account(store: SqlAccountStore, email: str = "Ada@Example.com", key: str = "ada@example.com"):
+    return store.create(email=email, email_key=key, name="Ada", password_hash="$argon2id$x", now=datetime.now(UTC))
+
+
+def test_an_account_reads_back_by_its_email_key_and_its_id(engine) -> None:
+    store = SqlAccountStore(engine)
+    made = _new_account(store)
+    assert store.find("ada@example.com") == made == store.get(made.id)
+    assert (made.email, made.name, made.password_hash) == ("Ada@Example.com", "Ada", "$argon2id$x")
+    assert store.find("ADA@example.com") is None and store.get(made.id + 1) is None
+
+
+def test_a_second_account_for_one_email_key_is_a_conflict(engine) -> None:
+    store = SqlAccountStore(engine)
+    first = _new_account(store)
+    with pytest.raises(Conflict):
+        _new_account(store, email="ADA@example.com")
+    assert store.find("ada@example.com") == first
+    assert _new_account(store, email="bo@example.com", key="bo@example.com").id != first.id
+
+
+def test_a_rehashed_password_replaces_the_stored_hash(engine) -> None:
+    store = SqlAccountStore(engine)
+    made = _new_account(store)
+    store.set_password_hash(made.id, "$argon2id$stronger")
+    assert store.get(made.id).password_hash == "$argon2id$stronger"

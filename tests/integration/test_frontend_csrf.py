@@ -1,7 +1,9 @@
 """Every state-changing route, found by walking the app's routes, refuses a request a forged page could make.
 
-Forms need the session's CSRF token; the JSON API takes no cookie as a credential at all. A new route cannot slip
-through: it is found and tested here without anyone listing it.
+Forms need the session's CSRF token. The admin's JSON API takes no cookie as a credential at all; the shopper's
+(accounts) does take the session cookie, so each of its writes refuses a request from another site's page. A new
+route cannot slip through: it is found and tested here without anyone listing it, and a new cookie-borne one must
+be added to SHOPPER_API_WRITES on purpose.
 """
 
 import re
@@ -12,6 +14,8 @@ from frontend_fakes import FakeCatalog, FakeSearch, frontend_client
 from mce.kit.errors import flat_routes
 
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
+# The JSON API writes that act for the session's shopper, by its cookie.
+SHOPPER_API_WRITES = {("POST", "/api/accounts"), ("POST", "/api/session"), ("DELETE", "/api/session")}
 
 
 def csrf_in(html: str) -> str:
@@ -66,8 +70,26 @@ def test_every_form_route_refuses_a_post_without_the_csrf_token(admin, catalog):
     assert admin.get("/admin", follow_redirects=False).status_code == 200
 
 
-def test_no_api_write_accepts_a_session_cookie_as_credentials(admin, catalog):
+def test_no_admin_api_write_accepts_a_session_cookie_as_credentials(admin, catalog):
     for method, path in _state_changing_routes(admin.app, api=True):
+        if (method, path) in SHOPPER_API_WRITES:
+            continue
         response = admin.request(method, path, json={"name": "Forged"})
         assert response.status_code == 401, (method, path, response.status_code)
     assert [call for call in catalog.calls if call.method in WRITES] == []
+
+
+def test_no_shopper_api_write_is_taken_from_another_sites_page(admin):
+    assert set(_state_changing_routes(admin.app, api=True)) >= SHOPPER_API_WRITES
+    body = {"email": "a@example.com", "password": "a long password", "name": "A"}
+    for method, path in SHOPPER_API_WRITES:
+        response = admin.request(method, path, json=body, headers={"Origin": "https://elsewhere.example"})
+        assert response.status_code == 403, (method, path, response.status_code)
+    # Not even a sign-out went through: the session is the admin's still.
+    assert admin.get("/admin", follow_redirects=False).status_code == 200
+    # A cross-site page can post a form without a preflight, but these take only JSON.
+    for method, path in SHOPPER_API_WRITES:
+        if method == "POST":
+            form = admin.request(method, path, data=body)
+            assert form.status_code == 400, (method, path, form.status_code)
+    assert admin.get("/admin", follow_redirects=False).status_code == 200

@@ -19,14 +19,14 @@ from mce.kit.app import add_readiness_check, create_service_app
 from mce.kit.db import make_engine, read_runner
 from mce.kit.http import Transport
 from mce.kit.settings import load_settings
-from mce.services.frontend import admin, api, pages
+from mce.services.frontend import account_api, admin, api, pages
 from mce.services.frontend.cache import CatalogCache, CatalogCacheMiddleware
 from mce.services.frontend.clients import open_backends
 from mce.services.frontend.pages import CategoryCache
 from mce.services.frontend.rendering import STATIC_DIR, build_templates, install_error_pages
 from mce.services.frontend.sessions import SessionMiddleware, SessionRuntime
 from mce.services.frontend.settings import FrontendSettings, resolve_secrets
-from mce.services.frontend.store.sql import SqlAttemptLimiter, SqlSessionStore
+from mce.services.frontend.store.sql import SqlAccountStore, SqlAttemptLimiter, SqlSessionStore
 from mce.services.frontend.store.tables import MIGRATIONS
 
 log = logging.getLogger(__name__)
@@ -92,6 +92,7 @@ def create_app(
 
         catalog_cache.read = catalog_read
         app.state.limiter = limiter
+        app.state.accounts = SqlAccountStore(engine)
         app.state.read = read
         app.state.session_runtime = SessionRuntime(store, secrets.session_secret.encode(), read)
         # Only its own database decides whether this frontend can serve: with the catalog down it still shows
@@ -133,6 +134,7 @@ def create_app(
     install_error_pages(app)
     app.add_exception_handler(admin.AdminLoginRequired, admin.redirect_to_login)
     app.include_router(api.router)
+    app.include_router(account_api.router)
     app.include_router(pages.router)
     app.include_router(admin.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

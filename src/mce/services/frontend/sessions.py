@@ -23,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mce.kit.db import ReadRunner
+from mce.kit.errors import Forbidden
 from mce.services.frontend.store.port import SessionStore, StoredSession
 
 log = logging.getLogger(__name__)
@@ -235,6 +236,21 @@ def csrf_matches(request: Request, submitted: object) -> bool:
     if not expected or not isinstance(submitted, str):
         return False
     return hmac.compare_digest(submitted.encode(), expected.encode())
+
+
+async def require_same_origin(request: Request) -> None:
+    """Refuse a shopper's cookie-borne API write sent from another site's page (403).
+
+    The shopper's JSON API takes the session cookie as who is asking, so a page elsewhere must not be able to send
+    one: the cookie is SameSite=Lax, the body must be JSON (which a cross-site form cannot send without a preflight
+    we never allow), and a browser's Origin header, when it sends one, must be this site.
+    """
+    origin = request.headers.get("origin")
+    if origin is None:
+        return
+    scheme, _, rest = origin.partition("://")
+    if origin == "null" or rest != request.headers.get("host", "") or scheme not in ("http", "https"):
+        raise Forbidden("a request from another site's page cannot use this session")
 
 
 def _token_mark(request: Request) -> str:

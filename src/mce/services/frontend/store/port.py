@@ -1,4 +1,4 @@
-"""Ports of the frontend's own data: the session store."""
+"""Ports of the frontend's own data: sessions and shoppers' accounts."""
 
 from __future__ import annotations
 
@@ -43,3 +43,34 @@ class SessionStore(ABC):
     @abstractmethod
     def ping(self) -> None:
         """Raise if the store does not answer."""
+
+
+@dataclass(frozen=True)
+class Account:
+    """A shopper's account; `password_hash` never leaves the frontend."""
+
+    id: int
+    email: str
+    name: str
+    password_hash: str
+    created_at: datetime
+
+
+class AccountStore(ABC):
+    """Accounts, unique by their normalised email."""
+
+    @abstractmethod
+    def create(self, *, email: str, email_key: str, name: str, password_hash: str, now: datetime) -> Account:
+        """Add an account; Conflict when one with that email key exists (however the two raced)."""
+
+    @abstractmethod
+    def find(self, email_key: str) -> Account | None:
+        """The account signed in to with that email key, or None."""
+
+    @abstractmethod
+    def get(self, account_id: int) -> Account | None:
+        """The account with that id, or None (deleted, or never made)."""
+
+    @abstractmethod
+    def set_password_hash(self, account_id: int, password_hash: str) -> None:
+        """Replace the stored hash (after a rehash with stronger parameters)."""

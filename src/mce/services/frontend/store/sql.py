@@ -6,14 +6,15 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import orjson
-from sqlalchemy import Engine, delete, or_, select, text, update
+from sqlalchemy import Engine, delete, insert, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 
 from mce.kit.db import translated_errors, write_transaction
-from mce.kit.errors import TooManyRequests
-from mce.services.frontend.store.port import SessionStore, StoredSession
-from mce.services.frontend.store.tables import auth_failures, sessions
+from mce.kit.errors import Conflict, TooManyRequests
+from mce.services.frontend.store.port import Account, AccountStore, SessionStore, StoredSession
+from mce.services.frontend.store.tables import accounts, auth_failures, sessions
 
 WHAT = "frontend database"
 
@@ -125,3 +126,39 @@ class SqlAttemptLimiter:
         with translated_errors(WHAT), write_transaction(self.engine) as conn:
             cutoff = datetime.now(UTC) - self.window
             return conn.execute(delete(auth_failures).where(auth_failures.c.window_started_at < cutoff)).rowcount
+
+
+def _account(row) -> Account:  # noqa: ANN001 - a Row
+    return Account(row.id, row.email, row.name, row.password_hash, _utc(row.created_at))
+
+
+class SqlAccountStore(AccountStore):
+    """Accounts in the frontend's database; the unique email key settles two sign-ups racing for one address."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def create(self, *, email: str, email_key: str, name: str, password_hash: str, now: datetime) -> Account:
+        values = {"email": email, "email_key": email_key, "name": name, "password_hash": password_hash}
+        try:
+            with translated_errors(WHAT), write_transaction(self.engine) as conn:
+                account_id = conn.execute(
+                    insert(accounts).values(created_at=now, **values).returning(accounts.c.id)
+                ).scalar_one()
+        except (Conflict, IntegrityError) as exc:
+            raise Conflict("an account with this email exists; sign in instead") from exc
+        return Account(account_id, email, name, password_hash, now)
+
+    def find(self, email_key: str) -> Account | None:
+        with translated_errors(WHAT), self.engine.connect() as conn:
+            row = conn.execute(select(accounts).where(accounts.c.email_key == email_key)).first()
+        return None if row is None else _account(row)
+
+    def get(self, account_id: int) -> Account | None:
+        with translated_errors(WHAT), self.engine.connect() as conn:
+            row = conn.execute(select(accounts).where(accounts.c.id == account_id)).first()
+        return None if row is None else _account(row)
+
+    def set_password_hash(self, account_id: int, password_hash: str) -> None:
+        with translated_errors(WHAT), write_transaction(self.engine) as conn:
+            conn.execute(update(accounts).where(accounts.c.id == account_id).values(password_hash=password_hash))

@@ -31,3 +31,16 @@ auth_failures = Table(
     Column("window_started_at", DateTime(timezone=True), nullable=False, index=True),
     Column("failures", Integer, nullable=False),
 )
+
+# Shoppers' accounts. The email is kept as typed for display and, normalised, as the unique key to sign in with;
+# the password only as its Argon2id hash.
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("email_key", String(254), nullable=False, unique=True),
+    Column("email", String(254), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("password_hash", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
