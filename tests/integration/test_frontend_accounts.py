@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 
 import pytest
@@ -146,3 +147,57 @@ def test_a_sign_up_sent_as_a_form_is_refused(tmp_path, catalog) -> None:
         refused = client.post("/api/accounts", data=SHOPPER)
         assert client.get("/api/me").status_code == 401
     assert refused.status_code == 400 and refused.json()["error"]["code"] == "malformed_json"
+
+
+def _csrf(html: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def test_a_shopper_signs_up_on_the_page_is_greeted_and_signs_out(tmp_path, catalog) -> None:
+    with frontend_client(tmp_path, catalog) as client:
+        assert 'data-testid="sign-in-link"' in client.get("/account/signup").text
+        form = {**SHOPPER, "csrf_token": _csrf(client.get("/account/signup").text), "next": "/account"}
+        made = client.post("/account/signup", data=form, follow_redirects=False)
+        assert made.status_code == 303 and made.headers["location"] == "/account"
+        page = client.get("/account")
+        assert "Hi, Ada" in page.text and 'data-testid="account-email">Ada@Example.com<' in page.text
+        out = client.post("/account/logout", data={"csrf_token": _csrf(page.text)}, follow_redirects=False)
+        assert out.status_code == 303
+        assert client.get("/account", follow_redirects=False).headers["location"].startswith("/account/login")
+
+
+def test_the_sign_up_page_says_what_to_fix_and_keeps_what_was_typed(tmp_path, catalog) -> None:
+    with frontend_client(tmp_path, catalog) as client:
+        csrf = _csrf(client.get("/account/signup").text)
+        bad = {"email": "ada-at-example", "password": "short", "name": "Ada", "csrf_token": csrf}
+        page = client.post("/account/signup", data=bad)
+        assert client.get("/api/me").status_code == 401
+    assert page.status_code == 422
+    assert 'data-testid="error-email"' in page.text and 'data-testid="error-password"' in page.text
+    assert 'value="ada-at-example"' in page.text and "short" not in page.text.split("signup-form")[1]
+
+
+def test_the_sign_in_page_answers_a_wrong_password_without_saying_which_part_was_wrong(tmp_path, catalog) -> None:
+    with frontend_client(tmp_path, catalog) as client:
+        client.post("/api/accounts", json=SHOPPER)
+        client.delete("/api/session")
+        csrf = _csrf(client.get("/account/login").text)
+        wrong = client.post(
+            "/account/login", data={"email": SHOPPER["email"], "password": "nope nope nope", "csrf_token": csrf}
+        )
+        unknown = client.post(
+            "/account/login", data={"email": "x@example.com", "password": "nope nope nope", "csrf_token": csrf}
+        )
+        right = client.post(
+            "/account/login",
+            data={
+                "email": SHOPPER["email"],
+                "password": SHOPPER["password"],
+                "csrf_token": csrf,
+                "next": "//evil.example",
+            },
+            follow_redirects=False,
+        )
+    assert wrong.status_code == unknown.status_code == 401
+    assert "The email or the password is wrong." in wrong.text and "The email or the password is wrong." in unknown.text
+    assert right.status_code == 303 and right.headers["location"] == "/"

@@ -2,6 +2,8 @@
 
 from decimal import Decimal
 
+import pytest
+
 from mce.kit.contracts import MAX_OFFSET
 from mce.services.frontend.views import (
     LISTING_SORTS,
@@ -169,3 +171,14 @@ def test_after_login_only_admin_paths_are_followed():
     assert safe_next("//evil.example") == "/admin"
     assert safe_next("/admin\\@evil.example") == "/admin"
     assert safe_next(None) == "/admin"
+
+
+@pytest.mark.parametrize(
+    "raw", ["//evil.example", "/\t/evil.example", "/\n/evil.example", "https://evil.example/", "/\\evil.example", ""]
+)
+def test_after_a_shopper_signs_in_no_link_leads_off_the_site(raw):
+    assert safe_next(raw, "/", within="/") == "/"
+
+
+def test_after_a_shopper_signs_in_any_page_of_the_shop_is_followed():
+    assert safe_next("/products?category=Home&page=2", "/", within="/") == "/products?category=Home&page=2"

@@ -17,6 +17,7 @@ from starlette.types import Scope
 from mce.kit.errors import DomainError, domain_error_response, error_response, http_error_headers
 from mce.kit.idempotency import new_key
 from mce.services.frontend import sessions, views
+from mce.services.frontend.accounts import ACCOUNT
 from mce.services.frontend.settings import FrontendSettings
 
 log = logging.getLogger(__name__)
@@ -58,10 +59,18 @@ def build_templates(settings: FrontendSettings) -> Jinja2Templates:
     def page_context(request: Request) -> dict[str, Any]:
         # An error raised outside the session middleware still gets a page, just without session details.
         if "session" not in request.scope:
-            return {"flashes": [], "is_admin": False, "csrf_token": lambda: "", "public_url": public_url}
+            return {
+                "flashes": [],
+                "is_admin": False,
+                "shopper": None,
+                "csrf_token": lambda: "",
+                "public_url": public_url,
+            }
         return {
             "flashes": sessions.pop_flashes(request),
             "is_admin": sessions.is_admin(request),
+            # The name kept in the session at sign-in: the header costs no database read.
+            "shopper": request.session.get(ACCOUNT),
             "csrf_token": lambda: sessions.csrf_token(request),
             "public_url": public_url,
         }

@@ -236,8 +236,15 @@ def sorted_facets(counts: dict[str, int]) -> list[tuple[str, int]]:
     return sorted(counts.items(), key=lambda item: (-item[1], item[0].lower()))
 
 
-def safe_next(raw: str | None, default: str = "/admin") -> str:
-    """Where to go after logging in: only a path inside the admin, so the link cannot send anyone elsewhere."""
-    if raw and raw.startswith("/admin") and not raw.startswith("//") and "\\" not in raw:
+def safe_next(raw: str | None, default: str = "/admin", *, within: str = "/admin") -> str:
+    """Where to go after signing in: only a path on this site under `within`, so a link cannot send anyone elsewhere."""
+    # Browsers drop tabs and line breaks from URLs, so "/\t/evil.example" would become "//evil.example".
+    if (
+        raw
+        and raw.startswith(within)
+        and not raw.startswith("//")
+        and "\\" not in raw
+        and all(ord(ch) > 32 and ord(ch) != 127 for ch in raw)
+    ):
         return raw
     return default
