@@ -49,8 +49,7 @@ class CardError(ValueError):
 
 
 class PaymentTimeout(Unavailable):
-    """The payment service did not answer in time; whether the card was charged is unknown, so retry with the
-    same idempotency key."""
+    """The payment service did not answer in time; the charge is in doubt, so retry it with the same key."""
 
     def __init__(self) -> None:
         super().__init__("the payment service did not answer in time; try again", service="payment")
@@ -165,10 +164,7 @@ class PaymentResult:
 
 
 def charge(card: Card, *, amount: Decimal, idempotency_key: str) -> PaymentResult:
-    """Charge the card the amount: approved, or declined with a reason; PaymentTimeout for the timeout test card.
-
-    A retried charge with the same idempotency key gets the same reference.
-    """
+    """Charge the card: approved or declined with a reason (or PaymentTimeout); one key always gives one reference."""
     if not isinstance(amount, Decimal) or parse_amount(amount) <= 0:
         raise ValueError("a charge needs a positive Decimal amount with at most two decimals")
     ref = reference(idempotency_key)

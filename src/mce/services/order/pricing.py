@@ -10,8 +10,7 @@ from mce.kit.money import CENTS, MAX_AMOUNT, MoneyError, parse_amount
 
 
 def order_total(lines: Iterable[tuple[Decimal, int]]) -> Decimal:
-    """The sum of price x quantity over `(price, quantity)` lines, with two decimals; Invalid for a line that is
-    not a price in cents and a whole quantity of at least one, or a total over the largest amount."""
+    """Sum of price x quantity over `(price, quantity)` lines to the cent; Invalid for a bad line or too big a total."""
     total = Decimal("0")
     for index, (price, quantity) in enumerate(lines):
         field = f"items.{index}"
