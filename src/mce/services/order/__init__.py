@@ -1,0 +1,1 @@
+"""The order service: orders, their lifecycle, checkout and the simulated card payment."""
