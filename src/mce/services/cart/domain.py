@@ -26,6 +26,7 @@ CART_ITEM_QUANTITY_CHANGED = "CartItemQuantityChanged"
 CART_ITEM_REMOVED = "CartItemRemoved"
 CART_CLEARED = "CartCleared"
 
+# fullmatch, because "$" also matches before a final newline.
 _CART_ID = re.compile(CART_ID_PATTERN)
 
 
@@ -124,7 +125,7 @@ def _iso(moment: datetime) -> str:
 
 def check_cart_id(cart_id: str) -> str:
     """The cart id as given, or Invalid: 1 to 64 letters, digits, '-' or '_'."""
-    if not isinstance(cart_id, str) or not _CART_ID.match(cart_id):
+    if not isinstance(cart_id, str) or not _CART_ID.fullmatch(cart_id):
         raise Invalid(
             f"a cart id is 1 to {CART_ID_MAX} letters, digits, '-' or '_'",
             details=[problem("cart_id", f"must be 1 to {CART_ID_MAX} of A-Z, a-z, 0-9, '-' and '_'")],
