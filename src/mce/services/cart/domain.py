@@ -27,6 +27,7 @@ CART_ITEM_REMOVED = "CartItemRemoved"
 CART_CLEARED = "CartCleared"
 
 # fullmatch, because "$" also matches before a final newline.
+# Checked with fullmatch: "$" also matches before a final newline.
 _CART_ID = re.compile(CART_ID_PATTERN)
 
 
