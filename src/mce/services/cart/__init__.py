@@ -1,0 +1,1 @@
+"""Shopping carts: one document per cart, changed by conditional writes, with their change events."""

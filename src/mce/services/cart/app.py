@@ -1,0 +1,135 @@
+"""Cart service HTTP API: a shopper's cart by its id. Routes parse, call and map."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Annotated
+
+import orjson
+from fastapi import FastAPI, Request, Response
+from fastapi import Path as PathParam
+from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
+
+from mce.kit.app import add_readiness_check, create_service_app
+from mce.kit.bus.factory import build_bus
+from mce.kit.contracts import MAX_ID
+from mce.kit.db import make_engine
+from mce.kit.http import ServiceClient, Transport
+from mce.kit.outbox import OutboxRelay
+from mce.kit.settings import SettingsError, load_settings
+from mce.services.cart import usecases
+from mce.services.cart.catalog import HttpCatalog
+from mce.services.cart.domain import CART_ID_MAX, CART_ID_PATTERN, Cart
+from mce.services.cart.schemas import CartPayload, ItemAdd, QuantityChange
+from mce.services.cart.settings import CART_STORES, CartSettings
+from mce.services.cart.store.port import CartStore
+from mce.services.cart.store.sql import SqlCartStore
+from mce.services.cart.store.tables import MIGRATIONS, outbox, outbox_lease
+
+JSON = "application/json"
+
+CartId = Annotated[
+    str,
+    PathParam(
+        min_length=1,
+        max_length=CART_ID_MAX,
+        pattern=CART_ID_PATTERN,
+        description="The cart's key (a session or account id): letters, digits, '-' and '_'",
+    ),
+]
+ProductId = Annotated[int, PathParam(ge=1, le=MAX_ID, description="Product id")]
+CartAnswer = {200: {"model": CartPayload}}
+
+
+def build_store(settings: CartSettings, engine: Engine, *, on_commit: Callable[[], None]) -> CartStore:
+    """The store MCE_CART_STORE names; the only place that switches on it."""
+    if settings.cart_store == "sqlite":
+        return SqlCartStore(engine, on_commit=on_commit)
+    raise SettingsError(
+        f"MCE_CART_STORE: unknown cart store {settings.cart_store!r}; allowed: {', '.join(CART_STORES)}"
+    )
+
+
+def _cart(cart: Cart, status: int = 200) -> Response:
+    return Response(orjson.dumps(cart.to_json()), status, media_type=JSON)
+
+
+def create_app(settings: CartSettings | None = None, *, product_transport: Transport | None = None) -> FastAPI:
+    """The cart service; its database, bus, outbox relay and product client are built in the lifespan."""
+    settings = settings or load_settings(CartSettings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            url = settings.resolved_url()
+            if settings.migrate_on_start and not await run_in_threadpool(MIGRATIONS.is_current, url):
+                await run_in_threadpool(MIGRATIONS.apply, url)
+            engine = make_engine(url)
+            stack.callback(engine.dispose)
+            bus = build_bus(settings)
+            stack.callback(bus.close)
+            relay = OutboxRelay(engine, outbox, bus, lease=outbox_lease)
+            store = build_store(settings, engine, on_commit=relay.wake)
+            products = ServiceClient(
+                "product", settings.product_url, timeout=settings.http_timeout, transport=product_transport
+            )
+            stack.push_async_callback(products.aclose)
+            app.state.store = store
+            app.state.catalog = HttpCatalog(products)
+            app.state.relay = relay
+            add_readiness_check(app, "database", lambda: run_in_threadpool(store.ping))
+            # Reads and removals work without the catalog and the outbox keeps events while the bus is down.
+            add_readiness_check(app, "product", products.ping, required=False)
+            add_readiness_check(app, "bus", lambda: run_in_threadpool(bus.ping), required=False)
+            relay.start()
+            stack.callback(relay.stop)
+            yield
+
+    app = create_service_app("cart", settings, lifespan=lifespan, description="Shopping carts.")
+
+    def store(request: Request) -> CartStore:
+        return request.app.state.store
+
+    @app.get("/carts/{cart_id}", tags=["carts"], summary="A cart (an unknown one is empty)", responses=CartAnswer)
+    def get_cart(request: Request, cart_id: CartId) -> Response:
+        return _cart(usecases.get_cart(store(request), cart_id=cart_id))
+
+    @app.post(
+        "/carts/{cart_id}/items",
+        tags=["carts"],
+        summary="Add a product at the catalog's price; one already in the cart adds to its quantity",
+        responses={200: {"model": CartPayload}, 201: {"model": CartPayload, "description": "The cart was created"}},
+    )
+    def add_item(request: Request, cart_id: CartId, body: ItemAdd) -> Response:
+        cart = usecases.add_item(
+            store(request),
+            request.app.state.catalog,
+            cart_id=cart_id,
+            product_id=body.product_id,
+            quantity=body.quantity,
+        )
+        return _cart(cart, 201 if cart.version == 1 else 200)
+
+    @app.patch(
+        "/carts/{cart_id}/items/{product_id}",
+        tags=["carts"],
+        summary="Set a product's quantity (1 to 99; delete the line to remove it)",
+        responses=CartAnswer,
+    )
+    def change_quantity(request: Request, cart_id: CartId, product_id: ProductId, body: QuantityChange) -> Response:
+        cart = usecases.change_quantity(
+            store(request), request.app.state.catalog, cart_id=cart_id, product_id=product_id, quantity=body.quantity
+        )
+        return _cart(cart)
+
+    @app.delete("/carts/{cart_id}/items/{product_id}", tags=["carts"], summary="Remove a product", responses=CartAnswer)
+    def remove_item(request: Request, cart_id: CartId, product_id: ProductId) -> Response:
+        return _cart(usecases.remove_item(store(request), cart_id=cart_id, product_id=product_id))
+
+    @app.delete("/carts/{cart_id}", tags=["carts"], summary="Empty the cart", responses=CartAnswer)
+    def clear_cart(request: Request, cart_id: CartId) -> Response:
+        return _cart(usecases.clear_cart(store(request), cart_id=cart_id))
+
+    return app

@@ -1,0 +1,1 @@
+"""The cart's storage port and its adapters."""

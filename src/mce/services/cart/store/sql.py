@@ -1,0 +1,96 @@
+"""Carts on SQLAlchemy (SQLite embedded, PostgreSQL too): a document row per cart, written by conditional SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import orjson
+from sqlalchemy import Engine, delete, insert, select, text, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from mce.kit.db import translated_errors, write_transaction
+from mce.kit.errors import Conflict, problem
+from mce.kit.events import Event
+from mce.kit.outbox import add_to_outbox
+from mce.services.cart.domain import CARTS_TOPIC, Cart
+from mce.services.cart.store.port import CartStore
+from mce.services.cart.store.tables import carts, outbox
+
+WHAT = "cart database"
+
+
+def _stale(cart_id: str, expected_version: int | None) -> Conflict:
+    """The Conflict a lost race answers with; the use cases read again and retry on it."""
+    if expected_version is None:
+        message = f"cart {cart_id} already exists"
+    else:
+        message = f"cart {cart_id} changed since version {expected_version} was read"
+    return Conflict(message, details=[problem("version", "stale; read the cart again")])
+
+
+class SqlCartStore(CartStore):
+    """Each write is one transaction holding the conditional write of the document and its outbox rows."""
+
+    def __init__(self, engine: Engine, *, on_commit: Callable[[], None] = lambda: None) -> None:
+        self.engine = engine
+        self.on_commit = on_commit
+
+    def get(self, cart_id: str) -> Cart | None:
+        with translated_errors(WHAT), self.engine.connect() as conn:
+            row = conn.execute(select(carts.c.document, carts.c.version).where(carts.c.cart_id == cart_id)).first()
+        if row is None:
+            return None
+        # The row's version is the one conditions check; the document's copy is only what was written with it.
+        return replace(Cart.from_json(orjson.loads(row.document)), version=row.version)
+
+    def save(self, cart: Cart, *, expected_version: int | None, events: Sequence[Event] = ()) -> Cart:
+        stored = replace(cart, version=1 if expected_version is None else expected_version + 1)
+        values = {
+            "document": orjson.dumps(stored.to_json()).decode(),
+            "version": stored.version,
+            "updated_at": stored.updated_at or datetime.now(UTC),
+        }
+        with translated_errors(WHAT), write_transaction(self.engine) as conn:
+            if expected_version is None:
+                try:
+                    conn.execute(insert(carts).values(cart_id=cart.cart_id, **values))
+                except IntegrityError:
+                    raise _stale(cart.cart_id, expected_version) from None
+            else:
+                written = conn.execute(
+                    update(carts)
+                    .where(carts.c.cart_id == cart.cart_id, carts.c.version == expected_version)
+                    .values(**values)
+                ).rowcount
+                if written != 1:
+                    raise _stale(cart.cart_id, expected_version)
+            self._stage(conn, events)
+        self._committed(events)
+        return stored
+
+    def delete(self, cart_id: str, *, expected_version: int, events: Sequence[Event] = ()) -> None:
+        with translated_errors(WHAT), write_transaction(self.engine) as conn:
+            removed = conn.execute(
+                delete(carts).where(carts.c.cart_id == cart_id, carts.c.version == expected_version)
+            ).rowcount
+            if removed != 1:
+                raise _stale(cart_id, expected_version)
+            self._stage(conn, events)
+        self._committed(events)
+
+    def ping(self) -> None:
+        with translated_errors(WHAT), self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    @staticmethod
+    def _stage(conn: Connection, events: Sequence[Event]) -> None:
+        """Events go to the outbox in the write's transaction: published only if the write commits."""
+        for event in events:
+            add_to_outbox(conn, outbox, CARTS_TOPIC, event)
+
+    def _committed(self, events: Sequence[Event]) -> None:
+        if events:
+            self.on_commit()

@@ -1,0 +1,104 @@
+"""The cart's use cases: each write reads the cart, changes it and writes it back on condition, retrying lost races."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Protocol
+
+from mce.kit.errors import Conflict, Invalid, problem
+from mce.kit.events import Event
+from mce.services.cart import domain
+from mce.services.cart.domain import Cart, CatalogProduct
+from mce.services.cart.store.port import CartStore
+
+log = logging.getLogger(__name__)
+
+# Each failed attempt lost to a write that succeeded, so ten in a row means a cart under heavy contention.
+MAX_ATTEMPTS = 10
+# Losers wait a random slice of a growing window before reading again, so they do not collide again in step.
+BACKOFF_S = 0.002
+BACKOFF_MAX_S = 0.1
+
+Change = Callable[[Cart, datetime], tuple[Cart, Event] | None]
+
+
+class Catalog(Protocol):
+    """Where the cart learns a product's current name, price and stock."""
+
+    def product(self, product_id: int) -> CatalogProduct | None:
+        """The product as the catalog has it now, or None when there is no such product; Unavailable if unreachable."""
+        ...
+
+
+def get_cart(store: CartStore, *, cart_id: str) -> Cart:
+    """The cart; one never written reads as an empty cart at version 0."""
+    domain.check_cart_id(cart_id)
+    return store.get(cart_id) or Cart(cart_id=cart_id)
+
+
+def add_item(store: CartStore, catalog: Catalog, *, cart_id: str, product_id: int, quantity: int) -> Cart:
+    """Add quantity of a product at the catalog's current name and price; a product already in the cart adds up."""
+    domain.check_cart_id(cart_id)
+    domain.check_product_id(product_id)
+    domain.check_quantity(quantity)
+    product = _known(catalog, product_id)
+    return _write(store, cart_id, lambda cart, now: domain.add_item(cart, product, quantity, now))
+
+
+def change_quantity(store: CartStore, catalog: Catalog, *, cart_id: str, product_id: int, quantity: int) -> Cart:
+    """Set the quantity of a product in the cart; a larger one must be in stock (0 is refused: remove the item)."""
+    domain.check_cart_id(cart_id)
+    domain.check_product_id(product_id)
+    domain.check_quantity(quantity)
+    cart = get_cart(store, cart_id=cart_id)
+    line = cart.line(product_id)
+    if line is not None and quantity > line.quantity:
+        domain.check_stock(_known(catalog, product_id), quantity)
+    return _write(store, cart_id, lambda cart, now: domain.change_quantity(cart, product_id, quantity, now))
+
+
+def remove_item(store: CartStore, *, cart_id: str, product_id: int) -> Cart:
+    """Take a product out of the cart; NotFound when it is not in it."""
+    domain.check_cart_id(cart_id)
+    domain.check_product_id(product_id)
+    return _write(store, cart_id, lambda cart, now: domain.remove_item(cart, product_id, now))
+
+
+def clear_cart(store: CartStore, *, cart_id: str) -> Cart:
+    """Empty the cart; clearing an empty or unknown cart changes nothing and says nothing."""
+    domain.check_cart_id(cart_id)
+    return _write(store, cart_id, lambda cart, now: domain.clear(cart, now) if cart.items else None)
+
+
+def _known(catalog: Catalog, product_id: int) -> CatalogProduct:
+    """The catalog's product, or Invalid: a cart cannot hold what the catalog does not sell."""
+    product = catalog.product(product_id)
+    if product is None:
+        raise Invalid(
+            f"there is no product {product_id} in the catalog",
+            details=[problem("product_id", f"no product with id {product_id}")],
+        )
+    return product
+
+
+def _write(store: CartStore, cart_id: str, change: Change) -> Cart:
+    """Read, change and write back on the version read; on a lost race read again, a bounded number of times."""
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        cart = get_cart(store, cart_id=cart_id)
+        changed = change(cart, datetime.now(UTC))
+        if changed is None:
+            return cart
+        after, event = changed
+        expected = cart.version or None
+        try:
+            return store.save(after, expected_version=expected, events=[event])
+        except Conflict:
+            if attempt == MAX_ATTEMPTS:
+                break
+            time.sleep(random.uniform(0, min(BACKOFF_MAX_S, BACKOFF_S * 2**attempt)))
+    log.warning("cart %s: gave up after %d conflicting writes", cart_id, MAX_ATTEMPTS)
+    raise Conflict(f"cart {cart_id} is being changed by many requests at once; try again")

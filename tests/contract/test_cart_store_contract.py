@@ -1,0 +1,168 @@
+"""The CartStore contract, written once and run against every adapter: SQLite always, PostgreSQL when it is up."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, select
+
+from mce.kit.errors import Conflict
+from mce.kit.events import Event
+from mce.services.cart import domain
+from mce.services.cart.domain import CARTS_TOPIC, Cart, CatalogProduct
+from mce.services.cart.store.port import CartStore
+from mce.services.cart.store.sql import SqlCartStore
+from mce.services.cart.store.tables import MIGRATIONS, outbox
+from tests.dbs import migrated_engine, migrated_postgres
+
+TABLES = "carts, outbox"
+NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+PEN = CatalogProduct(product_id=7, name="Pen", price=Decimal("0.10"), stock=50)
+
+
+@pytest.fixture(scope="module")
+def postgres_engine(postgres_url: str) -> Iterator[Engine]:
+    """One migrated PostgreSQL database for the module; tests empty it between them."""
+    with migrated_postgres(postgres_url, MIGRATIONS) as engine:
+        yield engine
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """A migrated, empty cart database on each engine."""
+    with migrated_engine(request, tmp_path, MIGRATIONS, TABLES) as engine:
+        yield engine
+
+
+@pytest.fixture
+def store(engine: Engine) -> CartStore:
+    return SqlCartStore(engine)
+
+
+def staged(engine: Engine) -> list[tuple[str, Event]]:
+    """The outbox's (topic, event) rows in write order."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(outbox.c.topic, outbox.c.payload).order_by(outbox.c.id)).all()
+    return [(topic, Event.from_bytes(payload)) for topic, payload in rows]
+
+
+def with_pens(cart: Cart, quantity: int = 3) -> tuple[Cart, Event]:
+    return domain.add_item(cart, PEN, quantity, NOW)
+
+
+def created(store: CartStore, cart_id: str = "session-1") -> Cart:
+    cart, event = with_pens(Cart(cart_id=cart_id))
+    return store.save(cart, expected_version=None, events=[event])
+
+
+def test_a_missing_cart_reads_as_none(store) -> None:
+    assert store.get("nobody") is None
+
+
+def test_a_created_cart_reads_back_exactly_at_version_1(store) -> None:
+    saved = created(store)
+    read = store.get("session-1")
+    assert saved.version == 1
+    assert read == saved
+    assert read.items[0].price == Decimal("0.10") and read.total == Decimal("0.30")
+    assert read.updated_at == NOW
+
+
+def test_creating_a_cart_that_exists_is_a_conflict_and_changes_nothing(store, engine) -> None:
+    first = created(store)
+    again, event = with_pens(Cart(cart_id="session-1"), quantity=9)
+    with pytest.raises(Conflict):
+        store.save(again, expected_version=None, events=[event])
+    assert store.get("session-1") == first
+    assert len(staged(engine)) == 1
+
+
+def test_a_write_on_the_version_read_stores_the_next_version(store) -> None:
+    first = created(store)
+    changed, event = domain.change_quantity(first, PEN.product_id, 5, NOW)
+    saved = store.save(changed, expected_version=1, events=[event])
+    assert saved.version == 2
+    assert store.get("session-1") == saved
+    assert store.get("session-1").items[0].quantity == 5
+
+
+def test_a_write_on_a_stale_version_is_a_conflict_and_changes_nothing(store, engine) -> None:
+    first = created(store)
+    store.save(domain.change_quantity(first, PEN.product_id, 5, NOW)[0], expected_version=1)
+    stale, event = domain.change_quantity(first, PEN.product_id, 8, NOW)
+    with pytest.raises(Conflict):
+        store.save(stale, expected_version=1, events=[event])
+    assert store.get("session-1").items[0].quantity == 5
+    assert store.get("session-1").version == 2
+    assert [e.type for _, e in staged(engine)] == [domain.CART_ITEM_ADDED]
+
+
+def test_a_write_to_a_cart_never_created_is_a_conflict(store) -> None:
+    cart, event = with_pens(Cart(cart_id="ghost"))
+    with pytest.raises(Conflict):
+        store.save(cart, expected_version=1, events=[event])
+    assert store.get("ghost") is None
+
+
+def test_events_are_written_with_the_document_on_the_carts_topic(store, engine) -> None:
+    cart, event = with_pens(Cart(cart_id="session-1"))
+    store.save(cart, expected_version=None, events=[event])
+    assert staged(engine) == [(CARTS_TOPIC, event)]
+
+
+def test_events_of_a_refused_write_are_never_staged(store, engine) -> None:
+    created(store)
+    events_before = staged(engine)
+    cart, event = with_pens(Cart(cart_id="session-1"))
+    with pytest.raises(Conflict):
+        store.save(cart, expected_version=None, events=[event])
+    with pytest.raises(Conflict):
+        store.save(cart, expected_version=5, events=[event])
+    assert staged(engine) == events_before
+
+
+def test_a_committed_write_with_events_tells_the_relay(engine) -> None:
+    woken: list[bool] = []
+    store = SqlCartStore(engine, on_commit=lambda: woken.append(True))
+    created(store)
+    assert woken == [True]
+
+
+def test_carts_are_independent_of_one_another(store) -> None:
+    created(store, "a")
+    created(store, "b")
+    store.save(domain.clear(store.get("a"), NOW)[0], expected_version=1)
+    assert store.get("a").items == () and store.get("a").version == 2
+    assert store.get("b").total == Decimal("0.30") and store.get("b").version == 1
+
+
+def test_delete_on_the_version_read_removes_the_cart_with_its_events(store, engine) -> None:
+    cart = created(store)
+    _, event = domain.clear(cart, NOW)
+    store.delete("session-1", expected_version=1, events=[event])
+    assert store.get("session-1") is None
+    assert staged(engine)[-1] == (CARTS_TOPIC, event)
+
+
+def test_delete_on_a_stale_version_or_a_missing_cart_is_a_conflict(store, engine) -> None:
+    created(store)
+    with pytest.raises(Conflict):
+        store.delete("session-1", expected_version=2)
+    with pytest.raises(Conflict):
+        store.delete("nobody", expected_version=1)
+    assert store.get("session-1").version == 1
+    assert len(staged(engine)) == 1
+
+
+def test_a_deleted_cart_can_be_created_again(store) -> None:
+    created(store)
+    store.delete("session-1", expected_version=1)
+    assert created(store).version == 1
+
+
+def test_the_store_answers_a_ping(store) -> None:
+    store.ping()

@@ -1,0 +1,189 @@
+"""The cart's use cases over a real store and a fake catalog: the catalog's price wins, no concurrent add is lost."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from mce.kit.errors import Conflict, Invalid, NotFound, Unavailable
+from mce.services.cart import usecases
+from mce.services.cart.domain import CatalogProduct, OutOfStock
+from mce.services.cart.store.port import CartStore
+from mce.services.cart.store.sql import SqlCartStore
+from mce.services.cart.store.tables import MIGRATIONS, outbox
+from tests.dbs import migrated_engine, migrated_postgres
+
+TABLES = "carts, outbox"
+
+
+class FakeCatalog:
+    """Products by id, with their current name, price and stock; it can be down."""
+
+    def __init__(self, count: int = 30, *, price: str = "0.10", stock: int = 100) -> None:
+        self.products = {i: CatalogProduct(i, f"Product {i}", Decimal(price), stock) for i in range(1, count + 1)}
+        self.down = False
+
+    def product(self, product_id: int) -> CatalogProduct | None:
+        if self.down:
+            raise Unavailable("product service is unavailable", service="product")
+        return self.products.get(product_id)
+
+
+@pytest.fixture(scope="module")
+def postgres_engine(postgres_url: str) -> Iterator[Engine]:
+    with migrated_postgres(postgres_url, MIGRATIONS) as engine:
+        yield engine
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    with migrated_engine(request, tmp_path, MIGRATIONS, TABLES) as engine:
+        yield engine
+
+
+@pytest.fixture
+def store(engine: Engine) -> CartStore:
+    return SqlCartStore(engine)
+
+
+@pytest.fixture
+def catalog() -> FakeCatalog:
+    return FakeCatalog()
+
+
+def outbox_size(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(outbox)).scalar_one()
+
+
+def in_threads(count: int, work: Callable[[int], object]) -> list[BaseException]:
+    """Run work(0..count-1) in as many threads released at once; the errors they raised."""
+    start = threading.Barrier(count)
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        start.wait()
+        try:
+            work(i)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    return errors
+
+
+def test_twenty_concurrent_adds_of_different_products_all_land(store, catalog) -> None:
+    errors = in_threads(20, lambda i: usecases.add_item(store, catalog, cart_id="busy", product_id=i + 1, quantity=1))
+    cart = usecases.get_cart(store, cart_id="busy")
+    assert errors == []
+    assert sorted(line.product_id for line in cart.items) == list(range(1, 21))
+    assert cart.version == 20  # one version per write, the first at 1
+    assert cart.total == Decimal("2.00")
+
+
+def test_twenty_concurrent_adds_of_one_product_add_up(store, catalog, engine) -> None:
+    errors = in_threads(20, lambda _: usecases.add_item(store, catalog, cart_id="busy", product_id=3, quantity=1))
+    cart = usecases.get_cart(store, cart_id="busy")
+    assert errors == []
+    assert [(line.product_id, line.quantity) for line in cart.items] == [(3, 20)]
+    assert cart.version == 20  # one version per write, the first at 1
+    assert outbox_size(engine) == 20
+
+
+def test_a_never_written_cart_reads_as_empty_at_version_0(store) -> None:
+    cart = usecases.get_cart(store, cart_id="new-shopper")
+    assert (cart.items, cart.total, cart.version) == ((), Decimal("0.00"), 0)
+
+
+def test_an_added_item_takes_the_catalogs_name_and_price(store, catalog) -> None:
+    catalog.products[4] = CatalogProduct(4, "Stapler", Decimal("19.90"), 5)
+    cart = usecases.add_item(store, catalog, cart_id="c1", product_id=4, quantity=2)
+    assert [(line.name, line.price, line.quantity) for line in cart.items] == [("Stapler", Decimal("19.90"), 2)]
+    assert cart.total == Decimal("39.80")
+    assert usecases.get_cart(store, cart_id="c1") == cart
+
+
+def test_an_unknown_product_is_refused_naming_the_field(store, catalog) -> None:
+    with pytest.raises(Invalid) as refused:
+        usecases.add_item(store, catalog, cart_id="c1", product_id=999, quantity=1)
+    assert "no product 999" in refused.value.message
+    assert refused.value.details[0]["field"] == "product_id"
+    assert store.get("c1") is None
+
+
+def test_more_than_the_stock_is_refused_as_out_of_stock(store, catalog) -> None:
+    catalog.products[4] = CatalogProduct(4, "Stapler", Decimal("19.90"), 3)
+    usecases.add_item(store, catalog, cart_id="c1", product_id=4, quantity=2)
+    with pytest.raises(OutOfStock) as refused:
+        usecases.add_item(store, catalog, cart_id="c1", product_id=4, quantity=2)
+    assert refused.value.code == "out_of_stock" and refused.value.status == 409
+    assert "only 3 in stock" in refused.value.message
+    assert usecases.get_cart(store, cart_id="c1").items[0].quantity == 2
+
+
+def test_raising_a_quantity_above_the_stock_is_refused(store, catalog) -> None:
+    catalog.products[4] = CatalogProduct(4, "Stapler", Decimal("19.90"), 3)
+    usecases.add_item(store, catalog, cart_id="c1", product_id=4, quantity=1)
+    with pytest.raises(OutOfStock):
+        usecases.change_quantity(store, catalog, cart_id="c1", product_id=4, quantity=4)
+    lowered = usecases.change_quantity(store, catalog, cart_id="c1", product_id=4, quantity=3)
+    assert lowered.items[0].quantity == 3 and lowered.version == 2
+
+
+def test_a_catalog_that_is_down_refuses_adds_but_not_reads_or_removals(store, catalog) -> None:
+    usecases.add_item(store, catalog, cart_id="c1", product_id=1, quantity=1)
+    catalog.down = True
+    with pytest.raises(Unavailable):
+        usecases.add_item(store, catalog, cart_id="c1", product_id=2, quantity=1)
+    assert usecases.remove_item(store, cart_id="c1", product_id=1).items == ()
+
+
+def test_removing_or_changing_a_product_not_in_the_cart_is_not_found(store, catalog) -> None:
+    with pytest.raises(NotFound):
+        usecases.remove_item(store, cart_id="c1", product_id=1)
+    with pytest.raises(NotFound):
+        usecases.change_quantity(store, catalog, cart_id="c1", product_id=1, quantity=2)
+
+
+def test_clearing_empties_the_cart_once_and_an_empty_cart_stays_unwritten(store, catalog, engine) -> None:
+    assert usecases.clear_cart(store, cart_id="c1").version == 0
+    usecases.add_item(store, catalog, cart_id="c1", product_id=1, quantity=2)
+    cleared = usecases.clear_cart(store, cart_id="c1")
+    assert (cleared.items, cleared.version) == ((), 2)
+    assert usecases.clear_cart(store, cart_id="c1").version == 2
+    assert outbox_size(engine) == 2
+
+
+def test_a_bad_cart_id_is_refused_before_anything_is_read(store, catalog) -> None:
+    catalog.down = True
+    with pytest.raises(Invalid) as refused:
+        usecases.add_item(store, catalog, cart_id="../etc", product_id=1, quantity=1)
+    assert refused.value.details[0]["field"] == "cart_id"
+
+
+def test_a_cart_that_keeps_losing_races_gives_up_with_a_conflict(catalog) -> None:
+    class AlwaysStale(SqlCartStore):
+        def __init__(self) -> None:
+            self.saves = 0
+
+        def get(self, cart_id: str):  # noqa: ANN201
+            return None
+
+        def save(self, cart, *, expected_version, events=()):  # noqa: ANN001, ANN201
+            self.saves += 1
+            raise Conflict("stale")
+
+    store = AlwaysStale()
+    with pytest.raises(Conflict) as gave_up:
+        usecases.add_item(store, catalog, cart_id="c1", product_id=1, quantity=1)
+    assert store.saves == usecases.MAX_ATTEMPTS
+    assert "try again" in gave_up.value.message
