@@ -83,6 +83,13 @@ SERVICES = (
     ),
     ServiceSpec("search", "mce.services.search.app:create_app", "mce.services.search.settings:SearchSettings", 8002),
     ServiceSpec(
+        "cart",
+        "mce.services.cart.app:create_app",
+        "mce.services.cart.settings:CartSettings",
+        8003,
+        migrations="mce.services.cart.store.tables:MIGRATIONS",
+    ),
+    ServiceSpec(
         "frontend",
         "mce.services.frontend.app:create_app",
         "mce.services.frontend.settings:FrontendSettings",

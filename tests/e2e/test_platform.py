@@ -7,6 +7,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -216,3 +217,17 @@ def test_an_admin_write_retried_with_its_idempotency_key_applies_once(platform: 
             "/api/products", params={"limit": 100, "sort": "newest"}, headers={"Cache-Control": "no-cache"}
         )
     assert [p["name"] for p in listed.json()["items"]].count("Once Only Candle") == 1
+
+
+def test_a_shopper_fills_a_cart_through_the_real_services(platform: Platform) -> None:
+    with httpx.Client(base_url=platform.url(), timeout=10) as shopper:
+        listed = shopper.get("/api/products", params={"limit": 50}).json()["items"]
+        product = next(item for item in listed if item["stock"] >= 2)
+        added = shopper.post("/api/cart/items", json={"product_id": product["id"], "quantity": 2})
+        assert added.status_code == 201, added.text
+        cart = shopper.get("/api/cart").json()
+    assert [(line["product_id"], line["quantity"], line["price"]) for line in cart["items"]] == [
+        (product["id"], 2, product["price"])
+    ]
+    assert Decimal(cart["total"]) == 2 * Decimal(product["price"])
+    assert httpx.get(f"{platform.url('cart')}/readyz").json()["status"] == "ready"

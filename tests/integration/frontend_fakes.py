@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
+from starlette.concurrency import run_in_threadpool
 
-from mce.kit.http import AsgiTransport, NotSent, Transport
+from mce.kit.http import AsgiTransport, HttpResponse, NotSent, Transport
+from mce.services.cart.app import create_app as create_cart_app
+from mce.services.cart.settings import CartSettings
 from mce.services.frontend.app import create_app
 from mce.services.frontend.settings import FrontendSettings
 from tests.fakes.catalog import ADMIN_TOKEN, FakeCatalog
 from tests.fakes.search import FakeSearch
 
-__all__ = ["ADMIN_TOKEN", "DownTransport", "FakeCatalog", "FakeSearch", "frontend_client"]
+__all__ = ["ADMIN_TOKEN", "DownTransport", "FakeCatalog", "FakeSearch", "cart_service", "frontend_client"]
 
 SESSION_SECRET = "test-session-secret-0123456789"
 
@@ -32,6 +37,28 @@ class DownTransport:
         return None
 
 
+class ClientTransport:
+    """Calls a real service app through a TestClient (its own loop and lifespan), from a worker thread."""
+
+    def __init__(self, client: TestClient) -> None:
+        self.client = client
+
+    async def send(self, method: str, url: str, *, headers: Any, body: bytes | None, timeout: float) -> HttpResponse:
+        answer = await run_in_threadpool(self.client.request, method, url, headers=dict(headers), content=body)
+        return HttpResponse(answer.status_code, {k.lower(): v for k, v in answer.headers.items()}, answer.content)
+
+    async def aclose(self) -> None:
+        return None
+
+
+@contextmanager
+def cart_service(data_dir: Path, catalog: FakeCatalog) -> Iterator[ClientTransport]:
+    """The real cart service on its embedded store, asking the fake catalog about products."""
+    settings = CartSettings(data_dir=data_dir / "cart")
+    with TestClient(create_cart_app(settings, product_transport=AsgiTransport(catalog.app()))) as client:
+        yield ClientTransport(client)
+
+
 def frontend_settings(data_dir: Path, **overrides: Any) -> FrontendSettings:
     """Settings of a frontend under test: its own data directory and fixed secrets."""
     return FrontendSettings(data_dir=data_dir, admin_token=ADMIN_TOKEN, session_secret=SESSION_SECRET, **overrides)
@@ -44,6 +71,7 @@ def frontend_client(
     search: FakeSearch | None = None,
     product_transport: Transport | None = None,
     search_transport: Transport | None = None,
+    cart_transport: Transport | None = None,
     **overrides: Any,
 ) -> TestClient:
     """A test client for a frontend whose backends are the given fakes; no search means search is down."""
@@ -51,5 +79,6 @@ def frontend_client(
         frontend_settings(data_dir, **overrides),
         product_transport=product_transport or AsgiTransport(catalog.app()),
         search_transport=search_transport or (AsgiTransport(search.app()) if search is not None else DownTransport()),
+        cart_transport=cart_transport or DownTransport(),
     )
     return TestClient(app)

@@ -1,7 +1,7 @@
 """Every state-changing route, found by walking the app's routes, refuses a request a forged page could make.
 
 Forms need the session's CSRF token. The admin's JSON API takes no cookie as a credential at all; the shopper's
-(accounts) does take the session cookie, so each of its writes refuses a request from another site's page. A new
+(accounts, cart) does take the session cookie, so each of its writes refuses a request from another site's page. A new
 route cannot slip through: it is found and tested here without anyone listing it, and a new cookie-borne one must
 be added to SHOPPER_API_WRITES on purpose.
 """
@@ -15,7 +15,15 @@ from mce.kit.errors import flat_routes
 
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 # The JSON API writes that act for the session's shopper, by its cookie.
-SHOPPER_API_WRITES = {("POST", "/api/accounts"), ("POST", "/api/session"), ("DELETE", "/api/session")}
+SHOPPER_API_WRITES = {
+    ("POST", "/api/accounts"),
+    ("POST", "/api/session"),
+    ("DELETE", "/api/session"),
+    ("POST", "/api/cart/items"),
+    ("PATCH", "/api/cart/items/1"),
+    ("DELETE", "/api/cart/items/1"),
+    ("DELETE", "/api/cart"),
+}
 
 
 def csrf_in(html: str) -> str:
@@ -89,7 +97,7 @@ def test_no_shopper_api_write_is_taken_from_another_sites_page(admin):
     assert admin.get("/admin", follow_redirects=False).status_code == 200
     # A cross-site page can post a form without a preflight, but these take only JSON.
     for method, path in SHOPPER_API_WRITES:
-        if method == "POST":
+        if method in ("POST", "PATCH"):
             form = admin.request(method, path, data=body)
             assert form.status_code == 400, (method, path, form.status_code)
     assert admin.get("/admin", follow_redirects=False).status_code == 200

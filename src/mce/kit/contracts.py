@@ -30,6 +30,10 @@ PAGE_LIMIT_MAX = 100
 MAX_OFFSET = 10_000 - PAGE_LIMIT_MAX
 
 PRODUCTS_TOPIC = "products"
+# A cart's limits: the cart service enforces them, the gateway checks them first, the pages draw them.
+CART_QUANTITY_MIN = 1
+CART_QUANTITY_MAX = 99
+CART_LINES_MAX = 50
 PRODUCT_CREATED, PRODUCT_UPDATED, PRODUCT_DELETED = "ProductCreated", "ProductUpdated", "ProductDeleted"
 
 ProductSort = Literal["newest", "name", "price_asc", "price_desc", "id"]
@@ -221,3 +225,44 @@ class SearchResults(BaseModel):
     limit: int
     offset: int
     hint: str | None = None
+
+
+CartQuantity = Annotated[int, Field(strict=True, ge=CART_QUANTITY_MIN, le=CART_QUANTITY_MAX)]
+
+
+class CartItemAdd(BaseModel):
+    """A product to put in the cart; its name and price come from the catalog, never from the client."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    product_id: Id
+    quantity: CartQuantity = 1
+
+
+class CartQuantityChange(BaseModel):
+    """A line's new quantity; to take a product out, delete its line."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    quantity: CartQuantity
+
+
+class CartLinePayload(BaseModel):
+    """One product in a cart."""
+
+    product_id: int
+    name: str
+    quantity: int
+    price: Money
+    subtotal: Money
+
+
+class CartPayload(BaseModel):
+    """A cart; `total` is computed by the server, and version 0 means no cart was ever written."""
+
+    cart_id: str
+    user_id: str | None
+    items: list[CartLinePayload]
+    total: Money
+    updated_at: str | None
+    version: int

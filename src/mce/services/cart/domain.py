@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from mce.kit.contracts import MAX_ID
+from mce.kit.contracts import CART_LINES_MAX, CART_QUANTITY_MAX, CART_QUANTITY_MIN, MAX_ID
 from mce.kit.errors import Conflict, Invalid, NotFound, problem
 from mce.kit.events import Event
 from mce.kit.money import CENTS, MoneyError, format_amount, parse_amount
@@ -16,9 +16,9 @@ from mce.kit.money import CENTS, MoneyError, format_amount, parse_amount
 # The limits of a cart, in one place: the schemas, the domain and the tests read them from here.
 CART_ID_MAX = 64
 CART_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
-QUANTITY_MIN = 1
-QUANTITY_MAX = 99
-LINES_MAX = 50
+QUANTITY_MIN = CART_QUANTITY_MIN
+QUANTITY_MAX = CART_QUANTITY_MAX
+LINES_MAX = CART_LINES_MAX
 
 CARTS_TOPIC = "carts"
 CART_ITEM_ADDED = "CartItemAdded"
@@ -26,7 +26,6 @@ CART_ITEM_QUANTITY_CHANGED = "CartItemQuantityChanged"
 CART_ITEM_REMOVED = "CartItemRemoved"
 CART_CLEARED = "CartCleared"
 
-# fullmatch, because "$" also matches before a final newline.
 # Checked with fullmatch: "$" also matches before a final newline.
 _CART_ID = re.compile(CART_ID_PATTERN)
 

@@ -116,11 +116,13 @@ class Backends:
 
     product: Backend
     search: Backend
+    cart: Backend
 
     async def aclose(self) -> None:
         """Close every client's connections."""
         await self.product.aclose()
         await self.search.aclose()
+        await self.cart.aclose()
 
 
 def open_backends(
@@ -128,9 +130,10 @@ def open_backends(
     *,
     product_transport: Transport | None = None,
     search_transport: Transport | None = None,
+    cart_transport: Transport | None = None,
     on_catalog_write: Callable[[], None] = lambda: None,
 ) -> Backends:
-    """Pooled clients for product and search; transports let tests put fakes behind them."""
+    """Pooled clients for product, search and cart; transports let tests put fakes behind them."""
     return Backends(
         product=Backend(
             "product",
@@ -140,4 +143,5 @@ def open_backends(
             transport=product_transport,
         ),
         search=Backend("search", settings.search_url, timeout=settings.http_timeout, transport=search_transport),
+        cart=Backend("cart", settings.cart_url, timeout=settings.http_timeout, transport=cart_transport),
     )
