@@ -166,3 +166,32 @@ def test_a_deleted_cart_can_be_created_again(store) -> None:
 
 def test_the_store_answers_a_ping(store) -> None:
     store.ping()
+
+
+def test_a_merged_save_writes_the_cart_and_drops_the_absorbed_one_together(store, engine) -> None:
+    guest = created(store, "guest-1")
+    account = created(store, "account-1")
+    merged, event = domain.merge(account, guest, NOW)
+    stored = store.save_merged(
+        merged, expected_version=account.version, absorbed_id="guest-1", absorbed_version=guest.version, events=[event]
+    )
+    assert store.get("guest-1") is None
+    assert store.get("account-1") == stored and stored.line(PEN.product_id).quantity == 6
+    assert [e.type for _, e in staged(engine)][-1] == domain.CARTS_MERGED
+
+
+def test_a_merged_save_on_a_stale_absorbed_cart_changes_neither(store, engine) -> None:
+    guest = created(store, "guest-1")
+    account = created(store, "account-1")
+    merged, event = domain.merge(account, guest, NOW)
+    before = len(staged(engine))
+    with pytest.raises(Conflict):
+        store.save_merged(
+            merged,
+            expected_version=account.version,
+            absorbed_id="guest-1",
+            absorbed_version=guest.version + 1,
+            events=[event],
+        )
+    assert store.get("account-1") == account and store.get("guest-1") == guest
+    assert len(staged(engine)) == before

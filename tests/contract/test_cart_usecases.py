@@ -12,7 +12,7 @@ from sqlalchemy import Engine, func, select
 
 from mce.kit.errors import Conflict, Invalid, NotFound, Unavailable
 from mce.services.cart import usecases
-from mce.services.cart.domain import CatalogProduct, OutOfStock
+from mce.services.cart.domain import CatalogProduct, OutOfStock, StaleVersion
 from mce.services.cart.store.port import CartStore
 from mce.services.cart.store.sql import SqlCartStore
 from mce.services.cart.store.tables import MIGRATIONS, outbox
@@ -180,10 +180,45 @@ def test_a_cart_that_keeps_losing_races_gives_up_with_a_conflict(catalog) -> Non
 
         def save(self, cart, *, expected_version, events=()):  # noqa: ANN001, ANN201
             self.saves += 1
-            raise Conflict("stale")
+            raise StaleVersion("stale")
 
     store = AlwaysStale()
     with pytest.raises(Conflict) as gave_up:
         usecases.add_item(store, catalog, cart_id="c1", product_id=1, quantity=1)
     assert store.saves == usecases.MAX_ATTEMPTS
     assert "try again" in gave_up.value.message
+
+
+def test_a_conflict_that_is_not_a_lost_race_is_not_retried(catalog) -> None:
+    class Refusing(SqlCartStore):
+        def __init__(self) -> None:
+            self.saves = 0
+
+        def get(self, cart_id: str):  # noqa: ANN201
+            return None
+
+        def save(self, cart, *, expected_version, events=()):  # noqa: ANN001, ANN201
+            self.saves += 1
+            raise Conflict("the change breaks a rule of the cart database")
+
+    store = Refusing()
+    with pytest.raises(Conflict, match="breaks a rule"):
+        usecases.add_item(store, catalog, cart_id="c1", product_id=1, quantity=1)
+    assert store.saves == 1
+
+
+def test_a_visitors_cart_joins_the_accounts_at_sign_in_and_is_gone(store, catalog) -> None:
+    usecases.add_item(store, catalog, cart_id="guest-a", product_id=1, quantity=2)
+    usecases.add_item(store, catalog, cart_id="guest-a", product_id=2, quantity=1)
+    usecases.add_item(store, catalog, cart_id="account-7", product_id=1, quantity=1)
+    merged = usecases.merge_carts(store, cart_id="account-7", from_cart_id="guest-a")
+    assert {line.product_id: line.quantity for line in merged.items} == {1: 3, 2: 1}
+    assert store.get("guest-a") is None
+    again = usecases.merge_carts(store, cart_id="account-7", from_cart_id="guest-a")
+    assert again == merged
+
+
+def test_merging_into_a_cart_never_made_creates_it(store, catalog) -> None:
+    usecases.add_item(store, catalog, cart_id="guest-a", product_id=1, quantity=2)
+    merged = usecases.merge_carts(store, cart_id="account-7", from_cart_id="guest-a")
+    assert merged.version == 1 and [line.quantity for line in merged.items] == [2]

@@ -189,3 +189,12 @@ def test_an_unknown_cart_store_fails_at_startup_naming_the_setting(monkeypatch) 
     monkeypatch.setenv("MCE_CART_STORE", "mongodb")
     with pytest.raises(SettingsError, match="MCE_CART_STORE.*sqlite"):
         load_settings(CartSettings)
+
+
+def test_a_visitors_cart_is_merged_into_another_over_http(client) -> None:
+    client.post("/carts/guest-a/items", json={"product_id": 1, "quantity": 2})
+    client.post("/carts/account-1/items", json={"product_id": 1, "quantity": 1})
+    merged = client.post("/carts/account-1/merge", json={"from_cart_id": "guest-a"})
+    assert merged.status_code == 200 and merged.json()["items"][0]["quantity"] == 3
+    assert client.get("/carts/guest-a").json()["version"] == 0
+    assert client.post("/carts/account-1/merge", json={"from_cart_id": "../x"}).status_code == 422

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from frontend_fakes import FakeCatalog, cart_service, frontend_client
+from frontend_fakes import DownTransport, FakeCatalog, cart_service, frontend_client
 
 SHOPPER = {"email": "ada@example.com", "password": "correct horse battery", "name": "Ada"}
 
@@ -107,3 +107,34 @@ def test_the_cart_service_down_is_a_clear_503(tmp_path, catalog) -> None:
         response = client.post("/api/cart/items", json={"product_id": 1})
     assert response.status_code == 503 and response.json()["error"]["code"] == "unavailable"
     assert "cart" in response.json()["error"]["message"]
+
+
+def test_a_visitors_cart_follows_them_into_a_new_account(shop) -> None:
+    shop.post("/api/cart/items", json={"product_id": 1, "quantity": 2})
+    shop.post("/api/accounts", json=SHOPPER)
+    assert [(line["name"], line["quantity"]) for line in shop.get("/api/cart").json()["items"]] == [("Pen", 2)]
+
+
+def test_a_visitors_cart_joins_the_one_their_account_had(tmp_path, catalog) -> None:
+    with cart_service(tmp_path, catalog) as carts:
+        with frontend_client(tmp_path, catalog, cart_transport=carts) as laptop:
+            laptop.post("/api/accounts", json=SHOPPER)
+            laptop.post("/api/cart/items", json={"product_id": 1, "quantity": 2})
+        with frontend_client(tmp_path, catalog, cart_transport=carts) as phone:
+            phone.post("/api/cart/items", json={"product_id": 1, "quantity": 1})
+            phone.post("/api/cart/items", json={"product_id": 2})
+            phone.post("/api/session", json={"email": SHOPPER["email"], "password": SHOPPER["password"]})
+            lines = {line["name"]: line["quantity"] for line in phone.get("/api/cart").json()["items"]}
+    assert lines == {"Pen": 3, "Stapler": 1}
+
+
+def test_signing_in_works_with_the_cart_service_down_and_the_cart_joins_at_the_next_sign_in(tmp_path, catalog) -> None:
+    with cart_service(tmp_path, catalog) as carts, frontend_client(tmp_path, catalog, cart_transport=carts) as client:
+        client.post("/api/cart/items", json={"product_id": 1, "quantity": 2})
+        client.app.state.backends.cart.transport = DownTransport()
+        assert client.post("/api/accounts", json=SHOPPER).status_code == 201
+        client.app.state.backends.cart.transport = carts
+        assert client.get("/api/cart").json()["items"] == []
+        again = client.post("/api/session", json={"email": SHOPPER["email"], "password": SHOPPER["password"]})
+        assert again.status_code == 200
+        assert [line["quantity"] for line in client.get("/api/cart").json()["items"]] == [2]

@@ -247,6 +247,14 @@ class CartQuantityChange(BaseModel):
     quantity: CartQuantity
 
 
+class CartMerge(BaseModel):
+    """Another cart to fold into this one, which it leaves empty and gone (a visitor's cart at sign-in)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    from_cart_id: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
 class CartLinePayload(BaseModel):
     """One product in a cart."""
 

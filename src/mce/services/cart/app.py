@@ -22,7 +22,7 @@ from mce.kit.settings import SettingsError, load_settings
 from mce.services.cart import usecases
 from mce.services.cart.catalog import HttpCatalog
 from mce.services.cart.domain import CART_ID_MAX, CART_ID_PATTERN, Cart
-from mce.services.cart.schemas import CartPayload, ItemAdd, QuantityChange
+from mce.services.cart.schemas import CartMerge, CartPayload, ItemAdd, QuantityChange
 from mce.services.cart.settings import CART_STORES, CartSettings
 from mce.services.cart.store.port import CartStore
 from mce.services.cart.store.sql import SqlCartStore
@@ -131,5 +131,14 @@ def create_app(settings: CartSettings | None = None, *, product_transport: Trans
     @app.delete("/carts/{cart_id}", tags=["carts"], summary="Empty the cart", responses=CartAnswer)
     def clear_cart(request: Request, cart_id: CartId) -> Response:
         return _cart(usecases.clear_cart(store(request), cart_id=cart_id))
+
+    @app.post(
+        "/carts/{cart_id}/merge",
+        tags=["carts"],
+        summary="Fold another cart into this one and remove it, together (a visitor's cart at sign-in)",
+        responses=CartAnswer,
+    )
+    def merge_carts(request: Request, cart_id: CartId, body: CartMerge) -> Response:
+        return _cart(usecases.merge_carts(store(request), cart_id=cart_id, from_cart_id=body.from_cart_id))
 
     return app

@@ -25,9 +25,14 @@ CART_ITEM_ADDED = "CartItemAdded"
 CART_ITEM_QUANTITY_CHANGED = "CartItemQuantityChanged"
 CART_ITEM_REMOVED = "CartItemRemoved"
 CART_CLEARED = "CartCleared"
+CARTS_MERGED = "CartsMerged"
 
 # Checked with fullmatch: "$" also matches before a final newline.
 _CART_ID = re.compile(CART_ID_PATTERN)
+
+
+class StaleVersion(Conflict):
+    """A conditional write lost a race: the cart changed since it was read. Read again and retry."""
 
 
 class OutOfStock(Conflict):
@@ -272,3 +277,26 @@ def clear(cart: Cart, now: datetime) -> tuple[Cart, Event]:
     after = _written(cart, (), now)
     held = [{"product_id": i.product_id, "quantity": i.quantity, "price": format_amount(i.price)} for i in cart.items]
     return after, _event(CART_CLEARED, after, now, items=held)
+
+
+def merge(target: Cart, source: Cart, now: datetime) -> tuple[Cart, Event]:
+    """The target cart with the source's lines added (a visitor's cart joining their account's at sign-in).
+
+    A product in both adds up to the line limit; lines beyond the cart's limit of lines stay out, and the event
+    says which. Prices are kept as they are: checkout prices every order from the catalog anyway.
+    """
+    items = list(target.items)
+    moved: list[dict[str, Any]] = []
+    left_out: list[int] = []
+    for line in source.items:
+        index = next((i for i, item in enumerate(items) if item.product_id == line.product_id), None)
+        if index is not None:
+            items[index] = replace(items[index], quantity=min(QUANTITY_MAX, items[index].quantity + line.quantity))
+        elif len(items) < LINES_MAX:
+            items.append(line)
+        else:
+            left_out.append(line.product_id)
+            continue
+        moved.append({"product_id": line.product_id, "quantity": line.quantity})
+    after = _written(target, tuple(items), now)
+    return after, _event(CARTS_MERGED, after, now, from_cart_id=source.cart_id, moved=moved, left_out=left_out)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mce.kit.contracts import CartItemAdd as ItemAdd
-from mce.kit.contracts import CartLinePayload, CartPayload
+from mce.kit.contracts import CartLinePayload, CartMerge, CartPayload
 from mce.kit.contracts import CartQuantityChange as QuantityChange
 
-__all__ = ["CartLinePayload", "CartPayload", "ItemAdd", "QuantityChange"]
+__all__ = ["CartLinePayload", "CartMerge", "CartPayload", "ItemAdd", "QuantityChange"]

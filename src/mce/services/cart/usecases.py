@@ -12,7 +12,7 @@ from typing import Protocol
 from mce.kit.errors import Conflict, Invalid, problem
 from mce.kit.events import Event
 from mce.services.cart import domain
-from mce.services.cart.domain import Cart, CatalogProduct
+from mce.services.cart.domain import Cart, CatalogProduct, StaleVersion
 from mce.services.cart.store.port import CartStore
 
 log = logging.getLogger(__name__)
@@ -85,20 +85,52 @@ def _known(catalog: Catalog, product_id: int) -> CatalogProduct:
     return product
 
 
+def merge_carts(store: CartStore, *, cart_id: str, from_cart_id: str) -> Cart:
+    """Move the lines of one cart into another and remove the first, both or neither (a visitor signing in)."""
+    domain.check_cart_id(cart_id)
+    domain.check_cart_id(from_cart_id)
+    if cart_id == from_cart_id:
+        return get_cart(store, cart_id=cart_id)
+
+    def attempt() -> Cart:
+        source = store.get(from_cart_id)
+        target = get_cart(store, cart_id=cart_id)
+        if source is None:
+            return target
+        merged, event = domain.merge(target, source, datetime.now(UTC))
+        return store.save_merged(
+            merged,
+            expected_version=target.version or None,
+            absorbed_id=source.cart_id,
+            absorbed_version=source.version,
+            events=[event],
+        )
+
+    return _retrying(cart_id, attempt)
+
+
 def _write(store: CartStore, cart_id: str, change: Change) -> Cart:
     """Read, change and write back on the version read; on a lost race read again, a bounded number of times."""
-    for attempt in range(1, MAX_ATTEMPTS + 1):
+
+    def attempt() -> Cart:
         cart = get_cart(store, cart_id=cart_id)
         changed = change(cart, datetime.now(UTC))
         if changed is None:
             return cart
         after, event = changed
-        expected = cart.version or None
+        return store.save(after, expected_version=cart.version or None, events=[event])
+
+    return _retrying(cart_id, attempt)
+
+
+def _retrying(cart_id: str, attempt: Callable[[], Cart]) -> Cart:
+    """Run an attempt that reads and writes on condition, again after each lost race, a bounded number of times."""
+    for number in range(1, MAX_ATTEMPTS + 1):
         try:
-            return store.save(after, expected_version=expected, events=[event])
-        except Conflict:
-            if attempt == MAX_ATTEMPTS:
+            return attempt()
+        except StaleVersion:
+            if number == MAX_ATTEMPTS:
                 break
-            time.sleep(random.uniform(0, min(BACKOFF_MAX_S, BACKOFF_S * 2**attempt)))
+            time.sleep(random.uniform(0, min(BACKOFF_MAX_S, BACKOFF_S * 2**number)))
     log.warning("cart %s: gave up after %d conflicting writes", cart_id, MAX_ATTEMPTS)
     raise Conflict(f"cart {cart_id} is being changed by many requests at once; try again")

@@ -38,7 +38,7 @@ def _errors(*statuses: int) -> dict[int | str, dict]:
 async def sign_up(request: Request, store: Accounts, form: SignUp) -> JSONResponse:
     """Make an account and sign in to it; 409 when the email has one."""
     account = await accounts.register(store, form)
-    accounts.sign_in_shopper(request, account)
+    await accounts.sign_in_shopper(request, account)
     return JSONResponse(accounts.account_read(account), status_code=201, headers={"location": "/api/me"})
 
 
@@ -46,7 +46,7 @@ async def sign_up(request: Request, store: Accounts, form: SignUp) -> JSONRespon
 async def sign_in(request: Request, store: Accounts, form: SignIn) -> JSONResponse:
     """Sign in; one answer for any wrong email or password, 429 after repeated failures."""
     account = await accounts.authenticate(request, store, form)
-    accounts.sign_in_shopper(request, account)
+    await accounts.sign_in_shopper(request, account)
     return JSONResponse(accounts.account_read(account))
 
 

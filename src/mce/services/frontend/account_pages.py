@@ -56,7 +56,7 @@ async def sign_up(request: Request, store: Accounts) -> Response:
     except Conflict:
         errors = {"email": "This email has an account already. Sign in instead."}
         return render(request, "account/signup.html", {"values": shown, "errors": errors, "next": target}, 409)
-    accounts.sign_in_shopper(request, account)
+    await accounts.sign_in_shopper(request, account)
     sessions.flash(request, f"Welcome, {account.name}! Your account is ready.")
     return redirect(target)
 
@@ -80,7 +80,7 @@ async def sign_in(request: Request, store: Accounts) -> Response:
     except TooManyRequests as exc:
         error = f"Too many failed sign-ins. Try again in {exc.retry_after_s} seconds."
         return render(request, "account/login.html", {**context, "error": error}, 429, headers=exc.headers)
-    accounts.sign_in_shopper(request, account)
+    await accounts.sign_in_shopper(request, account)
     sessions.flash(request, f"Welcome back, {account.name}.")
     return redirect(target)
 

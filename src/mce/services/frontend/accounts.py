@@ -7,6 +7,7 @@ in the same limiter as the admin's, so guessing is refused with 429 after a few 
 
 from __future__ import annotations
 
+import logging
 import secrets
 import threading
 import unicodedata
@@ -22,9 +23,11 @@ from starlette.concurrency import run_in_threadpool
 
 from mce.kit.auth import client_address
 from mce.kit.contracts import single_line
-from mce.kit.errors import Unauthorized
+from mce.kit.errors import DomainError, Unauthorized
 from mce.services.frontend.sessions import CSRF, SHOPPER_ID
 from mce.services.frontend.store.port import Account, AccountStore
+
+log = logging.getLogger(__name__)
 
 ACCOUNT = "account"
 PASSWORD_MIN = 10
@@ -148,13 +151,27 @@ async def authenticate(request: Request, store: AccountStore, form: SignIn) -> A
     return account
 
 
-def sign_in_shopper(request: Request, account: Account) -> None:
-    """Mark the session as the account's, under a new token; the shopper's anonymous id stays, so a cart follows."""
+async def sign_in_shopper(request: Request, account: Account) -> None:
+    """Mark the session as the account's, under a new token, and fold the visitor's cart into the account's."""
     session = request.session
     session.renew()
     session[ACCOUNT] = {"id": account.id, "name": account.name}
-    session.setdefault(SHOPPER_ID, secrets.token_urlsafe(16))
     session[CSRF] = secrets.token_urlsafe(24)
+    visitor = session.pop(SHOPPER_ID, None)
+    if visitor is None:
+        return
+    carts = request.app.state.backends.cart
+    try:
+        response = await carts.request(
+            "POST", f"/carts/account-{account.id}/merge", json={"from_cart_id": f"guest-{visitor}"}
+        )
+        merged = response.status == 200
+    except DomainError:
+        merged = False
+    if not merged:
+        # Signing in must not fail for it: the visitor's id stays, and the next sign-in folds the cart in.
+        session[SHOPPER_ID] = visitor
+        log.warning("could not fold a visitor's cart into account %d; will try at the next sign-in", account.id)
 
 
 async def current_account(request: Request, store: AccountStore) -> Account | None:

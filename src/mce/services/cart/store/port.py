@@ -9,7 +9,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
 from mce.kit.events import Event
-from mce.services.cart.domain import Cart
+from mce.services.cart.domain import Cart, StaleVersion  # noqa: F401 - named by the contracts
 
 
 class CartStore(ABC):
@@ -21,11 +21,23 @@ class CartStore(ABC):
 
     @abstractmethod
     def save(self, cart: Cart, *, expected_version: int | None, events: Sequence[Event] = ()) -> Cart:
-        """Create (expected_version None) or replace the cart at version expected+1 with its events; else Conflict."""
+        """Create (expected_version None) or replace the cart at version expected+1, events too; else StaleVersion."""
 
     @abstractmethod
     def delete(self, cart_id: str, *, expected_version: int, events: Sequence[Event] = ()) -> None:
-        """Remove the cart with its events if its version is expected_version; Conflict otherwise or if none."""
+        """Remove the cart with its events if its version is expected_version; StaleVersion otherwise or if none."""
+
+    @abstractmethod
+    def save_merged(
+        self,
+        cart: Cart,
+        *,
+        expected_version: int | None,
+        absorbed_id: str,
+        absorbed_version: int,
+        events: Sequence[Event],
+    ) -> Cart:
+        """Save the cart as `save` does and drop the absorbed cart at its version, together; else StaleVersion."""
 
     @abstractmethod
     def ping(self) -> None:

@@ -12,23 +12,23 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from mce.kit.db import translated_errors, write_transaction
-from mce.kit.errors import Conflict, problem
+from mce.kit.errors import problem
 from mce.kit.events import Event
 from mce.kit.outbox import add_to_outbox
-from mce.services.cart.domain import CARTS_TOPIC, Cart
+from mce.services.cart.domain import CARTS_TOPIC, Cart, StaleVersion
 from mce.services.cart.store.port import CartStore
 from mce.services.cart.store.tables import carts, outbox
 
 WHAT = "cart database"
 
 
-def _stale(cart_id: str, expected_version: int | None) -> Conflict:
-    """The Conflict a lost race answers with; the use cases read again and retry on it."""
+def _stale(cart_id: str, expected_version: int | None) -> StaleVersion:
+    """What a lost race answers with; the use cases read again and retry on it (and on nothing else)."""
     if expected_version is None:
         message = f"cart {cart_id} already exists"
     else:
         message = f"cart {cart_id} changed since version {expected_version} was read"
-    return Conflict(message, details=[problem("version", "stale; read the cart again")])
+    return StaleVersion(message, details=[problem("version", "stale; read the cart again")])
 
 
 class SqlCartStore(CartStore):
@@ -47,37 +47,66 @@ class SqlCartStore(CartStore):
         return replace(Cart.from_json(orjson.loads(row.document)), version=row.version)
 
     def save(self, cart: Cart, *, expected_version: int | None, events: Sequence[Event] = ()) -> Cart:
+        with translated_errors(WHAT), write_transaction(self.engine) as conn:
+            stored = self._write(conn, cart, expected_version)
+            self._stage(conn, events)
+        self._committed(events)
+        return stored
+
+    def save_merged(
+        self,
+        cart: Cart,
+        *,
+        expected_version: int | None,
+        absorbed_id: str,
+        absorbed_version: int,
+        events: Sequence[Event],
+    ) -> Cart:
+        with translated_errors(WHAT), write_transaction(self.engine) as conn:
+            stored = self._write(conn, cart, expected_version)
+            self._remove(conn, absorbed_id, absorbed_version)
+            self._stage(conn, events)
+        self._committed(events)
+        return stored
+
+    @staticmethod
+    def _write(conn: Connection, cart: Cart, expected_version: int | None) -> Cart:
+        """The conditional write of one document: an insert for a new cart, else an update on the version read."""
         stored = replace(cart, version=1 if expected_version is None else expected_version + 1)
         values = {
             "document": orjson.dumps(stored.to_json()).decode(),
             "version": stored.version,
             "updated_at": stored.updated_at or datetime.now(UTC),
         }
-        with translated_errors(WHAT), write_transaction(self.engine) as conn:
-            if expected_version is None:
-                try:
+        if expected_version is None:
+            try:
+                # A savepoint, so a lost race leaves the transaction usable on PostgreSQL as well.
+                with conn.begin_nested():
                     conn.execute(insert(carts).values(cart_id=cart.cart_id, **values))
-                except IntegrityError:
-                    raise _stale(cart.cart_id, expected_version) from None
-            else:
-                written = conn.execute(
-                    update(carts)
-                    .where(carts.c.cart_id == cart.cart_id, carts.c.version == expected_version)
-                    .values(**values)
-                ).rowcount
-                if written != 1:
-                    raise _stale(cart.cart_id, expected_version)
-            self._stage(conn, events)
-        self._committed(events)
+            except IntegrityError:
+                raise _stale(cart.cart_id, expected_version) from None
+        else:
+            written = conn.execute(
+                update(carts)
+                .where(carts.c.cart_id == cart.cart_id, carts.c.version == expected_version)
+                .values(**values)
+            ).rowcount
+            if written != 1:
+                raise _stale(cart.cart_id, expected_version)
         return stored
+
+    @staticmethod
+    def _remove(conn: Connection, cart_id: str, expected_version: int) -> None:
+        """The conditional removal of one document."""
+        removed = conn.execute(
+            delete(carts).where(carts.c.cart_id == cart_id, carts.c.version == expected_version)
+        ).rowcount
+        if removed != 1:
+            raise _stale(cart_id, expected_version)
 
     def delete(self, cart_id: str, *, expected_version: int, events: Sequence[Event] = ()) -> None:
         with translated_errors(WHAT), write_transaction(self.engine) as conn:
-            removed = conn.execute(
-                delete(carts).where(carts.c.cart_id == cart_id, carts.c.version == expected_version)
-            ).rowcount
-            if removed != 1:
-                raise _stale(cart_id, expected_version)
+            self._remove(conn, cart_id, expected_version)
             self._stage(conn, events)
         self._committed(events)
 
