@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from frontend_fakes import DownTransport, FakeCatalog, cart_service, frontend_client
 
@@ -138,3 +140,56 @@ def test_signing_in_works_with_the_cart_service_down_and_the_cart_joins_at_the_n
         again = client.post("/api/session", json={"email": SHOPPER["email"], "password": SHOPPER["password"]})
         assert again.status_code == 200
         assert [line["quantity"] for line in client.get("/api/cart").json()["items"]] == [2]
+
+
+SAME_SITE = {"Origin": "http://testserver"}
+
+
+def test_a_visitors_first_add_from_a_product_page_needs_no_session_but_must_come_from_this_site(shop) -> None:
+    page = shop.get("/products/1")
+    assert "set-cookie" not in page.headers and 'name="csrf_token" value=""' in page.text
+    form = {"csrf_token": "", "product_id": "1", "quantity": "2"}
+    assert shop.post("/cart/items", data=form, follow_redirects=False).status_code == 403
+    forged = shop.post("/cart/items", data=form, headers={"Origin": "https://evil.example"}, follow_redirects=False)
+    assert forged.status_code == 403
+    assert shop.get("/api/cart").json()["items"] == []
+    added = shop.post("/cart/items", data=form, headers=SAME_SITE, follow_redirects=False)
+    assert added.status_code == 303
+    assert [line["quantity"] for line in shop.get("/api/cart").json()["items"]] == [2]
+
+
+def test_once_a_session_has_a_csrf_token_a_form_must_carry_it(shop) -> None:
+    shop.post("/cart/items", data={"product_id": "1", "quantity": "1"}, headers=SAME_SITE)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', shop.get("/cart").text).group(1)
+    refused = shop.post("/cart/items/1", data={"quantity": "5"}, headers=SAME_SITE, follow_redirects=False)
+    assert refused.status_code == 403
+    done = shop.post("/cart/items/1", data={"quantity": "5", "csrf_token": token}, follow_redirects=False)
+    assert done.status_code == 303
+    assert [line["quantity"] for line in shop.get("/api/cart").json()["items"]] == [5]
+
+
+def test_a_shopper_manages_the_cart_page(shop) -> None:
+    added = shop.post("/cart/items", data={"product_id": "1", "quantity": "3"}, headers=SAME_SITE)
+    assert "Added to your cart." in added.text and 'data-testid="cart-total">$0.30<' in added.text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', added.text).group(1)
+    updated = shop.post("/cart/items/1", data={"csrf_token": token, "quantity": "5"})
+    assert 'data-testid="cart-total">$0.50<' in updated.text
+    removed = shop.post("/cart/items/1", data={"csrf_token": token, "remove": "1"})
+    assert "Removed from your cart." in removed.text and 'data-testid="cart-empty"' in removed.text
+
+
+@pytest.mark.parametrize(
+    ("quantity", "message"), [("0", "Choose a quantity"), ("abc", "Choose a quantity"), ("3", "only 2 in stock")]
+)
+def test_the_shop_says_what_went_wrong_with_an_add(shop, quantity, message) -> None:
+    form = {"product_id": "2", "quantity": quantity}
+    page = shop.post("/cart/items", data=form, headers=SAME_SITE)
+    assert message in page.text
+    assert shop.get("/api/cart").json()["items"] == []
+
+
+def test_a_sold_out_product_has_no_add_to_cart_button(tmp_path, catalog) -> None:
+    sold_out = catalog.add("Ghost", stock=0)
+    with cart_service(tmp_path, catalog) as carts, frontend_client(tmp_path, catalog, cart_transport=carts) as client:
+        assert 'data-testid="add-to-cart"' not in client.get(f"/products/{sold_out['id']}").text
+        assert 'data-testid="add-to-cart"' in client.get("/products/1").text

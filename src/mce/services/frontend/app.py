@@ -19,7 +19,7 @@ from mce.kit.app import add_readiness_check, create_service_app
 from mce.kit.db import make_engine, read_runner
 from mce.kit.http import Transport
 from mce.kit.settings import load_settings
-from mce.services.frontend import account_api, account_pages, admin, api, cart_api, pages
+from mce.services.frontend import account_api, account_pages, admin, api, cart_api, cart_pages, pages
 from mce.services.frontend.cache import CatalogCache, CatalogCacheMiddleware
 from mce.services.frontend.clients import open_backends
 from mce.services.frontend.pages import CategoryCache
@@ -142,6 +142,7 @@ def create_app(
     app.include_router(pages.router)
     app.include_router(admin.router)
     app.include_router(account_pages.router)
+    app.include_router(cart_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     # Read once here: browsers ask for it with every first page they load.

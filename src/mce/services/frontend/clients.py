@@ -92,6 +92,15 @@ class Backend(ServiceClient):
             raise self.failed(response)
         return body
 
+    async def fetch_json_write(self, method: str, path: str, body: Any = None) -> Any:
+        """Send a write and read its JSON answer; a 4xx raises BackendRefused with that status, like fetch_json."""
+        response = await self.request(method, path, json=body)
+        if 400 <= response.status < 500:
+            raise BackendRefused(response.status, _json_or_none(response))
+        if response.status >= 300:
+            raise self.failed(response)
+        return _json_or_none(response)
+
     def failed(self, response: HttpResponse) -> BadGateway:
         """The error for an answer the frontend cannot use, logged with what the backend said."""
         log.error("%s answered %d", self.name, response.status, extra={"backend_body": response.text[:500]})

@@ -64,6 +64,7 @@ def build_templates(settings: FrontendSettings) -> Jinja2Templates:
                 "is_admin": False,
                 "shopper": None,
                 "csrf_token": lambda: "",
+                "existing_csrf_token": lambda: "",
                 "public_url": public_url,
             }
         return {
@@ -72,6 +73,7 @@ def build_templates(settings: FrontendSettings) -> Jinja2Templates:
             # The name kept in the session at sign-in: the header costs no database read.
             "shopper": request.session.get(ACCOUNT),
             "csrf_token": lambda: sessions.csrf_token(request),
+            "existing_csrf_token": lambda: sessions.existing_csrf_token(request),
             "public_url": public_url,
         }
 

@@ -230,6 +230,36 @@ def csrf_token(request: Request) -> str:
     return session[CSRF]
 
 
+def existing_csrf_token(request: Request) -> str:
+    """This session's CSRF token if it has one, else "": for forms a browsing visitor sees, which must not make one."""
+    return request.session.get(CSRF, "")
+
+
+def _same_site_page(request: Request) -> bool:
+    """Whether the browser says the form was sent from one of this site's pages (Origin, else Referer)."""
+    host = request.headers.get("host", "")
+    origin = request.headers.get("origin")
+    if origin is not None:
+        return origin != "null" and origin.partition("://")[2] == host
+    referer = request.headers.get("referer", "")
+    scheme, _, rest = referer.partition("://")
+    return scheme in ("http", "https") and (rest == host or rest.startswith(host + "/"))
+
+
+async def require_csrf_or_same_site(request: Request) -> None:
+    """A visitor's first form (no session yet, so no token) must come from this site's page; later ones need the token.
+
+    Drawing a token on every product page would make a session for every browser that looks at one; instead, a
+    form sent without a session is taken only when the browser's Origin (or Referer) header names this site.
+    """
+    form = await request.form()
+    if CSRF in request.session:
+        if not csrf_matches(request, form.get("csrf_token")):
+            raise Forbidden("the form's CSRF token is missing or out of date")
+    elif not _same_site_page(request):
+        raise Forbidden("a form from another site's page cannot change this shop")
+
+
 def csrf_matches(request: Request, submitted: object) -> bool:
     """Whether a submitted form carries this session's CSRF token."""
     expected = request.session.get(CSRF)
