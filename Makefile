@@ -12,7 +12,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 RUNTIME := $(VENV)/.installed-runtime
 DEV := $(VENV)/.installed-dev
 
-.PHONY: up test install install-dev bench lock clean
+.PHONY: up test install install-dev bench load lock clean
 
 up: install ## run every service on embedded backends and print the storefront URL
 	$(VENV)/bin/mce up
@@ -45,6 +45,15 @@ lock: $(UV) ## re-resolve dependencies into uv.lock after editing pyproject.toml
 
 bench: install-dev ## measure throughput and latency (prints figures; see bench/README.md)
 	$(VENV)/bin/python -m bench.run
+
+# The load scenario against any running platform: `make up` in another terminal, or LOAD_URL=https://... .
+LOAD_URL ?= http://127.0.0.1:8000
+LOAD_DURATION ?= 180
+LOAD_USERS ?= 200
+LOAD_ARGS ?=
+load: install-dev ## the design's load test with Locust (ramp, hold, ramp down); exits 1 when p95 or failures miss
+	$(VENV)/bin/locust -f load/locustfile.py --headless --only-summary --host $(LOAD_URL) \
+		--duration $(LOAD_DURATION) --users-peak $(LOAD_USERS) $(LOAD_ARGS)
 
 clean: ## remove the environment and local data
 	rm -rf $(VENV) $(TOOLS) .mce

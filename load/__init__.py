@@ -1,0 +1,1 @@
+"""The load scenario that `make load` runs with Locust."""
