@@ -21,9 +21,11 @@ from bench.vegeta import (
     MAX_P99_S,
     MIN_PACE,
     MIN_SUCCESS,
+    Target,
     attack,
     attack_by_second,
     attack_closed,
+    attack_targets,
     ensure_vegeta,
     max_sustainable_rate,
 )
@@ -33,6 +35,8 @@ CATALOG_SIZE = int(os.environ.get("MCE_BENCH_PRODUCTS", "10000"))
 FIXED_RATE = 200
 FIXED_SECONDS = float(os.environ.get("MCE_BENCH_SECONDS", "15"))
 CHANGES = 40
+# Products each bench shopper adds once (a cart holds at most 50 lines).
+CART_PRODUCTS = 30
 ADMIN_CLIENTS = 20
 ADMIN_SECONDS = float(os.environ.get("MCE_BENCH_ADMIN_SECONDS", "10"))
 # The overload step offers this much more than the maximum sustained rate; the recovery step this much less.
@@ -216,6 +220,47 @@ def measure_change_to_searchable(base: str, token: str) -> dict:
     return {"samples": len(timings), "p50_ms": statistics.median(timings) * 1000, "p95_ms": quantiles[18] * 1000}
 
 
+def measure_add_to_cart(base: str) -> dict:
+    """POST /api/cart/items through the gateway at a fixed rate, by many shoppers with carts of their own.
+
+    Each shopper (a session made by one add beforehand) adds each of a few dozen products once, so no line nears its
+    limit of 99 and no cart its limit of 50 lines; the products chosen have stock to spare.
+    """
+    requests = int(FIXED_RATE * FIXED_SECONDS)
+    shoppers = max(1, requests // CART_PRODUCTS + 1)
+    with httpx.Client(base_url=base, timeout=10) as client:
+        listed = client.get("/api/products", params={"limit": 100}).json()["items"]
+        product_ids = [item["id"] for item in listed if item["stock"] >= shoppers + 1][: CART_PRODUCTS + 1]
+        if len(product_ids) <= CART_PRODUCTS:
+            raise RuntimeError("not enough products with stock to spare for the add-to-cart figure")
+        cookies = []
+        for _ in range(shoppers):
+            # A new visitor each time: no cookie, so the add makes a session and a cart of its own.
+            client.cookies.clear()
+            first = client.post("/api/cart/items", json={"product_id": product_ids[-1]})
+            first.raise_for_status()
+            cookies.append(f"mce_session={first.cookies['mce_session']}")
+    targets = [
+        Target(
+            "POST",
+            f"{base}/api/cart/items",
+            {"Cookie": cookies[n % shoppers], "Content-Type": "application/json"},
+            orjson.dumps({"product_id": product_ids[(n // shoppers) % CART_PRODUCTS], "quantity": 1}),
+        )
+        for n in range(requests)
+    ]
+    fixed = attack_targets(targets, FIXED_RATE, FIXED_SECONDS)
+    return {
+        "rate": FIXED_RATE,
+        "shoppers": shoppers,
+        "p50_ms": fixed.p50_ms,
+        "p95_ms": fixed.p95_ms,
+        "p99_ms": fixed.p99_ms,
+        "success": fixed.success,
+        "status_codes": fixed.status_codes,
+    }
+
+
 def print_report(report: dict) -> None:
     """The figures, each beside its target."""
     ceiling = report["ceiling"]["max_rate"]
@@ -263,6 +308,13 @@ def print_report(report: dict) -> None:
         f"product change -> searchable, {change['samples']} changes: p50 {change['p50_ms']:.0f} ms, "
         f"p95 {change['p95_ms']:.0f} ms (target p95 <= 2000 ms: {verdict(change['p95_ms'] <= 2000)})"
     )
+    cart = report["add_to_cart"]
+    cart_ok = cart["p95_ms"] <= 30 and cart["success"] >= MIN_SUCCESS
+    log(
+        f"add to cart through the gateway, {cart['rate']}/s by {cart['shoppers']} shoppers: "
+        f"p50 {cart['p50_ms']:.1f} ms, p95 {cart['p95_ms']:.1f} ms, p99 {cart['p99_ms']:.1f} ms, "
+        f"success {cart['success']:.2%} (target p95 <= 30 ms, all served: {verdict(cart_ok)})"
+    )
 
 
 def main() -> int:
@@ -284,6 +336,8 @@ def main() -> int:
             report["search"] = measure_search(base)
             log("product change -> searchable")
             report["change_to_searchable"] = measure_change_to_searchable(base, running.admin_token)
+            log(f"add to cart through the gateway at {FIXED_RATE}/s")
+            report["add_to_cart"] = measure_add_to_cart(base)
             log(f"admin creates through the gateway, {ADMIN_CLIENTS} clients")
             report["admin_creates"] = measure_admin_creates(base, running.admin_token)
         finally:

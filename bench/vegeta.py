@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -74,6 +75,28 @@ def attack_closed(url: str, body: bytes, headers: dict[str, str], workers: int, 
         return _run(f"POST {url}\n{header_lines}@{body_file}", flags, 0)
     finally:
         os.unlink(body_file)
+
+
+@dataclass(frozen=True)
+class Target:
+    """One request of an attack: method, URL, headers and body."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: bytes = b""
+
+    def line(self) -> str:
+        """The target in vegeta's JSON target format."""
+        header = {name: [value] for name, value in self.headers.items()}
+        body = base64.b64encode(self.body).decode()
+        return json.dumps({"method": self.method, "url": self.url, "header": header, "body": body})
+
+
+def attack_targets(targets: list[Target], rate: int, seconds: float) -> Result:
+    """Send the targets in order (round-robin) at `rate` per second for `seconds` (open loop)."""
+    flags = ["-format=json", f"-rate={rate}/s", f"-duration={seconds}s"]
+    return _run("\n".join(target.line() for target in targets), flags, rate)
 
 
 def attack_by_second(urls: list[str], rate: int, seconds: float, headers: dict[str, str] | None = None) -> list[float]:
