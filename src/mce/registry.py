@@ -90,6 +90,13 @@ SERVICES = (
         migrations="mce.services.cart.store.tables:MIGRATIONS",
     ),
     ServiceSpec(
+        "order",
+        "mce.services.order.app:create_app",
+        "mce.services.order.settings:OrderSettings",
+        8004,
+        migrations="mce.services.order.store.tables:MIGRATIONS",
+    ),
+    ServiceSpec(
         "frontend",
         "mce.services.frontend.app:create_app",
         "mce.services.frontend.settings:FrontendSettings",

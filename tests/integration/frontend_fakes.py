@@ -8,15 +8,15 @@ from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
-from starlette.concurrency import run_in_threadpool
 
-from mce.kit.http import AsgiTransport, HttpResponse, NotSent, Transport
+from mce.kit.http import AsgiTransport, NotSent, Transport
 from mce.services.cart.app import create_app as create_cart_app
 from mce.services.cart.settings import CartSettings
 from mce.services.frontend.app import create_app
 from mce.services.frontend.settings import FrontendSettings
 from tests.fakes.catalog import ADMIN_TOKEN, FakeCatalog
 from tests.fakes.search import FakeSearch
+from tests.inprocess import ClientTransport
 
 __all__ = ["ADMIN_TOKEN", "DownTransport", "FakeCatalog", "FakeSearch", "cart_service", "frontend_client"]
 
@@ -32,20 +32,6 @@ class DownTransport:
     async def send(self, method: str, url: str, **_: Any) -> Any:
         self.attempts += 1
         raise NotSent("connection refused")
-
-    async def aclose(self) -> None:
-        return None
-
-
-class ClientTransport:
-    """Calls a real service app through a TestClient (its own loop and lifespan), from a worker thread."""
-
-    def __init__(self, client: TestClient) -> None:
-        self.client = client
-
-    async def send(self, method: str, url: str, *, headers: Any, body: bytes | None, timeout: float) -> HttpResponse:
-        answer = await run_in_threadpool(self.client.request, method, url, headers=dict(headers), content=body)
-        return HttpResponse(answer.status_code, {k.lower(): v for k, v in answer.headers.items()}, answer.content)
 
     async def aclose(self) -> None:
         return None

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from mce.kit.money import Money
 
@@ -30,6 +30,7 @@ PAGE_LIMIT_MAX = 100
 MAX_OFFSET = 10_000 - PAGE_LIMIT_MAX
 
 PRODUCTS_TOPIC = "products"
+ORDERS_TOPIC = "orders"
 # A cart's limits: the cart service enforces them, the gateway checks them first, the pages draw them.
 CART_QUANTITY_MIN = 1
 CART_QUANTITY_MAX = 99
@@ -274,3 +275,70 @@ class CartPayload(BaseModel):
     total: Money
     updated_at: str | None
     version: int
+
+
+# A reservation's reference names who holds the stock (e.g. "order-123"); it becomes part of each stock movement's
+# reference, so it is short and plain.
+RESERVATION_REFERENCE_MAX = 100
+RESERVATION_REFERENCE_PATTERN = r"^[A-Za-z0-9_-]{1,100}$"
+RESERVATION_LINES_MAX = 100
+
+ReservationReference = Annotated[
+    str, Field(min_length=1, max_length=RESERVATION_REFERENCE_MAX, pattern=RESERVATION_REFERENCE_PATTERN)
+]
+
+
+class StockReservationItem(BaseModel):
+    """How many of one product to take out of stock."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    product_id: Id
+    quantity: Annotated[int, Field(strict=True, ge=1, le=STOCK_DELTA_MAX)]
+
+
+class StockReservationRequest(BaseModel):
+    """Products to take out of stock together, all or none; a repeated `reference` is applied once."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reference: ReservationReference
+    items: Annotated[list[StockReservationItem], Field(min_length=1, max_length=RESERVATION_LINES_MAX)]
+
+    @field_validator("items")
+    @classmethod
+    def _each_product_once(cls, items: list[StockReservationItem]) -> list[StockReservationItem]:
+        ids = [item.product_id for item in items]
+        if len(set(ids)) != len(ids):
+            raise ValueError("each product may appear once")
+        return items
+
+
+class ReservedItemPayload(BaseModel):
+    """A reserved line, with the product's name and price read in the same transaction as its stock."""
+
+    product_id: int
+    name: str
+    quantity: int
+    price: Money
+
+
+class StockReservationPayload(BaseModel):
+    """What a reservation holds."""
+
+    reference: str
+    items: list[ReservedItemPayload]
+
+
+class ReleasedItemPayload(BaseModel):
+    """Stock a release put back."""
+
+    product_id: int
+    quantity: int
+
+
+class StockReleasePayload(BaseModel):
+    """What a release put back; empty when the reference held nothing or was released before."""
+
+    reference: str
+    items: list[ReleasedItemPayload]

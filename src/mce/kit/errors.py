@@ -82,6 +82,12 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+class OutOfStock(Conflict):
+    """Not enough of a product is in stock; `details` name the products."""
+
+    code = "out_of_stock"
+
+
 class PreconditionRequired(DomainError):
     """The change is only safe with a guard the request did not give (e.g. the version it read)."""
 

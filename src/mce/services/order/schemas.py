@@ -153,3 +153,39 @@ class OrderRead(BaseModel):
     shipping_address: ShippingAddress
     payment: PaymentSummary | None = None
     history: list[StatusChangeRead]
+
+
+Owner = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+
+
+class OrderCheckout(CheckoutRequest):
+    """A checkout as the gateway sends it: for whom (the shopper's cart key, decided from the session), and how."""
+
+    owner: Owner = Field(description="The shopper's cart key: account-<id> or guest-<id>")
+
+
+class StatusChangeRequest(BaseModel):
+    """A status staff move an order to, and why."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: Status
+    reason: Annotated[str, Field(min_length=1, max_length=500), AfterValidator(single_line)] | None = None
+
+
+class OrderClaim(BaseModel):
+    """Move a guest's orders to the account the guest just signed in to."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    from_owner: Owner
+    to_owner: Owner
+
+
+class OrderPage(BaseModel):
+    """One page of orders, newest first, and how many there are in all."""
+
+    items: list[OrderRead]
+    total: int
+    limit: int
+    offset: int

@@ -18,6 +18,8 @@ from mce.kit.auth import check_admin
 from mce.kit.bus.factory import build_bus
 from mce.kit.contracts import (
     MAX_ID,
+    RESERVATION_REFERENCE_MAX,
+    RESERVATION_REFERENCE_PATTERN,
     CategoryCreate,
     CategoryList,
     CategoryPayload,
@@ -28,11 +30,15 @@ from mce.kit.contracts import (
     ProductPayload,
     ProductUpdate,
     StockAdjustment,
+    StockReleasePayload,
+    StockReservationPayload,
+    StockReservationRequest,
 )
 from mce.kit.db import ReadRunner, make_engine, read_runner, write_transaction
 from mce.kit.errors import Invalid, problem
 from mce.kit.fastpath import FastRead, FastReadsMiddleware, path_id, query_model
 from mce.kit.idempotency import HeaderKey, purge_keys
+from mce.kit.money import format_amount
 from mce.kit.outbox import OutboxRelay
 from mce.kit.ratelimit import MemoryAttemptLimiter
 from mce.kit.secrets import resolve_secret
@@ -48,6 +54,15 @@ JSON = "application/json"
 ADMIN_SCOPE = "admin"
 
 ProductId = Annotated[int, PathParam(ge=1, le=MAX_ID, description="Product id")]
+Reference = Annotated[
+    str,
+    PathParam(
+        min_length=1,
+        max_length=RESERVATION_REFERENCE_MAX,
+        pattern=RESERVATION_REFERENCE_PATTERN,
+        description="The reservation's reference",
+    ),
+]
 CategoryId = Annotated[int, PathParam(ge=1, le=MAX_ID, description="Category id")]
 
 
@@ -242,6 +257,37 @@ def create_app(settings: ProductSettings | None = None) -> FastAPI:
             return product.to_json(), None
 
         return _keyed_write(request, key, body.model_dump(mode="json"), 200, work)
+
+    @app.post(
+        "/stock-reservations",
+        dependencies=AdminOnly,
+        tags=["admin"],
+        summary="Take products out of stock, all or none (409 out_of_stock); a repeated `reference` applies once",
+        responses={200: {"model": StockReservationPayload}},
+    )
+    def reserve_stock(request: Request, body: StockReservationRequest) -> Response:
+        with request.app.state.open_uow() as uow:
+            reserved = usecases.reserve_stock(
+                uow, reference=body.reference, items=[(item.product_id, item.quantity) for item in body.items]
+            )
+        items = [
+            {"product_id": p.id, "name": p.name, "quantity": quantity, "price": format_amount(p.price)}
+            for p, quantity in reserved
+        ]
+        return _json({"reference": body.reference, "items": items})
+
+    @app.post(
+        "/stock-reservations/{reference}/release",
+        dependencies=AdminOnly,
+        tags=["admin"],
+        summary="Put back what a reservation took, once; releasing again or an unknown reference changes nothing",
+        responses={200: {"model": StockReleasePayload}},
+    )
+    def release_stock(request: Request, reference: Reference) -> Response:
+        with request.app.state.open_uow() as uow:
+            released = usecases.release_stock(uow, reference=reference)
+        items = [{"product_id": product_id, "quantity": quantity} for product_id, quantity in released]
+        return _json({"reference": reference, "items": items})
 
     @app.get(
         "/categories", tags=["categories"], summary="Categories with counts", responses={200: {"model": CategoryList}}

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from mce.kit.contracts import PRODUCTS_TOPIC
-from mce.kit.errors import Invalid, problem
+from mce.kit.errors import Conflict, Invalid, NotFound, OutOfStock, problem
 from mce.services.product.domain import (
     Category,
     Product,
@@ -68,6 +69,65 @@ def adjust_stock(
         return uow.products.get(product_id)
     uow.emit(PRODUCTS_TOPIC, product_updated(product))
     return product
+
+
+def reserve_stock(
+    uow: ProductUnitOfWork, *, reference: str, items: Sequence[tuple[int, int]]
+) -> list[tuple[Product, int]]:
+    """Take each (product_id, quantity) out of stock, or none (OutOfStock names the short ones); once per reference."""
+    if uow.products.was_released(reference):
+        raise Conflict(
+            f"reservation {reference!r} was released; reserve again under a new reference",
+            details=[problem("reference", "already released")],
+        )
+    reserved: list[tuple[Product, int]] = []
+    short, short_ids = [], []
+    # Products locked in id order: two reservations sharing products never wait for each other in a cycle.
+    for index, product_id, quantity in sorted(((i, p, q) for i, (p, q) in enumerate(items)), key=lambda t: t[1]):
+        field = f"items.{index}.product_id"
+        try:
+            product = uow.products.change_stock(
+                product_id, -quantity, reason="reserved", reference=f"{reference}:{product_id}"
+            )
+        except NotFound:
+            short.append(problem(field, f"product {product_id} is no longer sold"))
+            short_ids.append(str(product_id))
+            continue
+        except Conflict:
+            # Nothing was changed for this product; the other lines are rolled back with the transaction.
+            stock = uow.products.get(product_id).stock
+            short.append(problem(field, f"product {product_id}: {stock} in stock, {quantity} wanted"))
+            short_ids.append(str(product_id))
+            continue
+        if product is None:
+            product = uow.products.get(product_id)
+        else:
+            uow.emit(PRODUCTS_TOPIC, product_updated(product))
+        reserved.append((product, quantity))
+    if short:
+        names = ", ".join(short_ids)
+        raise OutOfStock(f"not enough in stock of product {names}; nothing was reserved", details=short)
+    order = {product_id: position for position, (product_id, _) in enumerate(items)}
+    return sorted(reserved, key=lambda line: order[line[0].id])
+
+
+def release_stock(uow: ProductUnitOfWork, *, reference: str) -> list[tuple[int, int]]:
+    """Put back what the reservation took, once; returns (product_id, quantity) put back, empty on a repeat."""
+    if not uow.products.mark_released(reference):
+        return []
+    released = []
+    for product_id, quantity in uow.products.reserved(reference):
+        try:
+            product = uow.products.change_stock(
+                product_id, quantity, reason="released", reference=f"{reference}:{product_id}:release"
+            )
+        except NotFound:
+            # A product deleted since has no stock to put back.
+            continue
+        if product is not None:
+            uow.emit(PRODUCTS_TOPIC, product_updated(product))
+            released.append((product_id, quantity))
+    return released
 
 
 def create_category(uow: ProductUnitOfWork, *, name: str) -> Category:

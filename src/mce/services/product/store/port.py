@@ -33,6 +33,18 @@ class ProductRepository(ABC):
         """
 
     @abstractmethod
+    def reserved(self, reference: str) -> list[tuple[int, int]]:
+        """(product_id, quantity) of each product the reservation `reference` took out of stock."""
+
+    @abstractmethod
+    def was_released(self, reference: str) -> bool:
+        """Whether the reservation `reference` was released (a released reference never reserves again)."""
+
+    @abstractmethod
+    def mark_released(self, reference: str) -> bool:
+        """Record that the reservation `reference` is released; False when it already was."""
+
+    @abstractmethod
     def remove(self, product_id: int) -> Product:
         """Delete the product and return its last state; raises NotFound."""
 

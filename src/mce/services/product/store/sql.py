@@ -28,6 +28,8 @@ from sqlalchemy import (
     type_coerce,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as postgres_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Dialect
 
 from mce.kit.contracts import category_key
@@ -46,6 +48,14 @@ from mce.services.product.store.tables import (
 )
 
 WHAT = "product database"
+# A released reservation leaves a mark, a stock movement of no product, so a reservation that arrives after its own
+# release (its answer was lost, the order gave up and released) takes nothing.
+RELEASE_MARK_PRODUCT = 0
+
+
+def _release_mark(reference: str) -> str:
+    return f"{reference}:released"
+
 
 _COLUMNS = (
     products.c.id,
@@ -268,6 +278,34 @@ class SqlProductRepository(ProductRepository):
             )
         )
         return self.get(product_id)
+
+    def reserved(self, reference: str) -> list[tuple[int, int]]:
+        m = stock_movements.c
+        rows = self.conn.execute(
+            select(m.product_id, m.delta, m.reference)
+            .where(m.reference.startswith(f"{reference}:", autoescape=True), m.delta < 0)
+            .order_by(m.product_id)
+        ).all()
+        # The prefix also matches other references' rows; only "<reference>:<product_id>" is this reservation's.
+        return [(row.product_id, -row.delta) for row in rows if row.reference == f"{reference}:{row.product_id}"]
+
+    def was_released(self, reference: str) -> bool:
+        m = stock_movements.c
+        found = select(m.id).where(m.product_id == RELEASE_MARK_PRODUCT, m.reference == _release_mark(reference))
+        return self.conn.execute(found).first() is not None
+
+    def mark_released(self, reference: str) -> bool:
+        insert_ = postgres_insert if self.conn.dialect.name == "postgresql" else sqlite_insert
+        values = {
+            "product_id": RELEASE_MARK_PRODUCT,
+            "delta": 0,
+            "stock_after": 0,
+            "reason": "reservation released",
+            "reference": _release_mark(reference),
+            "created_at": datetime.now(UTC),
+        }
+        statement = insert_(stock_movements).values(values).on_conflict_do_nothing().returning(stock_movements.c.id)
+        return self.conn.execute(statement).first() is not None
 
     def remove(self, product_id: int) -> Product:
         product = self.get(product_id, lock=True)

@@ -1,0 +1,1 @@
+"""The order service's storage: its port and the SQL adapter."""
