@@ -58,6 +58,7 @@ def frontend_client(
     product_transport: Transport | None = None,
     search_transport: Transport | None = None,
     cart_transport: Transport | None = None,
+    order_transport: Transport | None = None,
     **overrides: Any,
 ) -> TestClient:
     """A test client for a frontend whose backends are the given fakes; no search means search is down."""
@@ -66,5 +67,6 @@ def frontend_client(
         product_transport=product_transport or AsgiTransport(catalog.app()),
         search_transport=search_transport or (AsgiTransport(search.app()) if search is not None else DownTransport()),
         cart_transport=cart_transport or DownTransport(),
+        order_transport=order_transport or DownTransport(),
     )
     return TestClient(app)

@@ -1,9 +1,9 @@
 """Every state-changing route, found by walking the app's routes, refuses a request a forged page could make.
 
 Forms need the session's CSRF token. The admin's JSON API takes no cookie as a credential at all; the shopper's
-(accounts, cart) does take the session cookie, so each of its writes refuses a request from another site's page. A new
-route cannot slip through: it is found and tested here without anyone listing it, and a new cookie-borne one must
-be added to SHOPPER_API_WRITES on purpose.
+(accounts, cart, checkout) does take the session cookie, so each of its writes refuses a request from another
+site's page. A new route cannot slip through: it is found and tested here without anyone listing it, and a new
+cookie-borne one must be added to SHOPPER_API_WRITES on purpose.
 """
 
 import re
@@ -23,6 +23,7 @@ SHOPPER_API_WRITES = {
     ("PATCH", "/api/cart/items/1"),
     ("DELETE", "/api/cart/items/1"),
     ("DELETE", "/api/cart"),
+    ("POST", "/api/orders"),
 }
 
 
@@ -54,7 +55,9 @@ def _state_changing_routes(app, *, api: bool) -> list[tuple[str, str]]:
     for path, methods, _route in flat_routes(app.routes):
         if path.startswith("/api") == api:
             for method in sorted(methods & WRITES):
-                found.append((method, path.replace("{product_id}", "1").replace("{category_id}", "2")))
+                found.append(
+                    (method, path.replace("{product_id}", "1").replace("{category_id}", "2").replace("{order_id}", "3"))
+                )
     return found
 
 

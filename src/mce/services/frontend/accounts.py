@@ -152,26 +152,31 @@ async def authenticate(request: Request, store: AccountStore, form: SignIn) -> A
 
 
 async def sign_in_shopper(request: Request, account: Account) -> None:
-    """Mark the session as the account's, under a new token, and fold the visitor's cart into the account's."""
+    """Mark the session as the account's, under a new token; the visitor's cart and orders move to the account."""
     session = request.session
     session.renew()
     session[ACCOUNT] = {"id": account.id, "name": account.name}
     session[CSRF] = secrets.token_urlsafe(24)
     visitor = session.pop(SHOPPER_ID, None)
-    if visitor is None:
-        return
-    carts = request.app.state.backends.cart
-    try:
-        response = await carts.request(
-            "POST", f"/carts/account-{account.id}/merge", json={"from_cart_id": f"guest-{visitor}"}
-        )
-        merged = response.status == 200
-    except DomainError:
-        merged = False
-    if not merged:
-        # Signing in must not fail for it: the visitor's id stays, and the next sign-in folds the cart in.
+    if visitor is not None and not await _move_to_account(request, f"guest-{visitor}", f"account-{account.id}"):
+        # Signing in must not fail for it: the visitor's id stays, and the next sign-in moves what is left (both
+        # moves are idempotent).
         session[SHOPPER_ID] = visitor
-        log.warning("could not fold a visitor's cart into account %d; will try at the next sign-in", account.id)
+        log.warning("could not move a visitor's cart or orders to account %d; will try at the next sign-in", account.id)
+
+
+async def _move_to_account(request: Request, guest: str, owner: str) -> bool:
+    """Fold the guest's cart into the account's and hand the guest's orders to it; whether both were done."""
+    backends = request.app.state.backends
+    staff = {"authorization": f"Bearer {request.app.state.secrets.admin_token}"}
+    try:
+        cart = await backends.cart.request("POST", f"/carts/{owner}/merge", json={"from_cart_id": guest})
+        orders = await backends.order.request(
+            "POST", "/orders/claim", json={"from_owner": guest, "to_owner": owner}, headers=staff
+        )
+    except DomainError:
+        return False
+    return cart.status == 200 and orders.status == 200
 
 
 async def current_account(request: Request, store: AccountStore) -> Account | None:

@@ -19,7 +19,7 @@ from mce.kit.app import add_readiness_check, create_service_app
 from mce.kit.db import make_engine, read_runner
 from mce.kit.http import Transport
 from mce.kit.settings import load_settings
-from mce.services.frontend import account_api, account_pages, admin, api, cart_api, cart_pages, pages
+from mce.services.frontend import account_api, account_pages, admin, api, cart_api, cart_pages, order_api, pages
 from mce.services.frontend.cache import CatalogCache, CatalogCacheMiddleware
 from mce.services.frontend.clients import open_backends
 from mce.services.frontend.pages import CategoryCache
@@ -57,6 +57,7 @@ def create_app(
     product_transport: Transport | None = None,
     search_transport: Transport | None = None,
     cart_transport: Transport | None = None,
+    order_transport: Transport | None = None,
 ) -> FastAPI:
     """The frontend app; the transports let tests put fake backends behind the clients."""
     settings = settings or load_settings(FrontendSettings)
@@ -84,6 +85,7 @@ def create_app(
             product_transport=product_transport,
             search_transport=search_transport,
             cart_transport=cart_transport,
+            order_transport=order_transport,
             on_catalog_write=catalog_changed,
         )
         app.state.backends = backends
@@ -103,6 +105,7 @@ def create_app(
         add_readiness_check(app, "product", backends.product.ping, required=False)
         add_readiness_check(app, "search", backends.search.ping, required=False)
         add_readiness_check(app, "cart", backends.cart.ping, required=False)
+        add_readiness_check(app, "order", backends.order.ping, required=False)
         chores = asyncio.create_task(_housekeeping(store, limiter, settings), name="frontend-housekeeping")
         try:
             yield
@@ -139,6 +142,7 @@ def create_app(
     app.include_router(api.router)
     app.include_router(account_api.router)
     app.include_router(cart_api.router)
+    app.include_router(order_api.router)
     app.include_router(pages.router)
     app.include_router(admin.router)
     app.include_router(account_pages.router)

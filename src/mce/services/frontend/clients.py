@@ -126,12 +126,12 @@ class Backends:
     product: Backend
     search: Backend
     cart: Backend
+    order: Backend
 
     async def aclose(self) -> None:
         """Close every client's connections."""
-        await self.product.aclose()
-        await self.search.aclose()
-        await self.cart.aclose()
+        for backend in (self.product, self.search, self.cart, self.order):
+            await backend.aclose()
 
 
 def open_backends(
@@ -140,9 +140,10 @@ def open_backends(
     product_transport: Transport | None = None,
     search_transport: Transport | None = None,
     cart_transport: Transport | None = None,
+    order_transport: Transport | None = None,
     on_catalog_write: Callable[[], None] = lambda: None,
 ) -> Backends:
-    """Pooled clients for product, search and cart; transports let tests put fakes behind them."""
+    """Pooled clients for product, search, cart and order; transports let tests put fakes behind them."""
     return Backends(
         product=Backend(
             "product",
@@ -153,4 +154,5 @@ def open_backends(
         ),
         search=Backend("search", settings.search_url, timeout=settings.http_timeout, transport=search_transport),
         cart=Backend("cart", settings.cart_url, timeout=settings.http_timeout, transport=cart_transport),
+        order=Backend("order", settings.order_url, timeout=settings.http_timeout, transport=order_transport),
     )
