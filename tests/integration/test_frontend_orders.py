@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -10,7 +11,7 @@ from fastapi.testclient import TestClient
 from frontend_fakes import FakeCatalog, frontend_client
 
 from mce.services.order.payment import DECLINED_CARD
-from tests.inprocess import ADDRESS, ADMIN, ClientTransport, Shop, payment, shop
+from tests.inprocess import ADDRESS, ADMIN, ADMIN_TOKEN, ClientTransport, Shop, payment, shop
 
 SHOPPER = {"email": "ada@example.com", "password": "correct horse battery", "name": "Ada"}
 CHECKOUT = {"payment": payment(), "shipping_address": ADDRESS}
@@ -125,3 +126,76 @@ def test_no_checkout_is_taken_from_another_sites_page(services) -> None:
             "/api/orders", json=CHECKOUT, headers={"Idempotency-Key": "k", "Origin": "https://evil.example"}
         )
     assert forged.status_code == 403 and services.stock(services.lamp) == 5
+
+
+def _csrf_and_key(html: str) -> tuple[str, str]:
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+    key = re.search(r'name="idempotency_key" value="([^"]+)"', html).group(1)
+    return csrf, key
+
+
+def _form(csrf: str, key: str, **changes: str) -> dict[str, str]:
+    card = {"card_number": "4242 4242 4242 4242", "expiry": "12/39", "cvc": "123", "card_name": "Ada Lovelace"}
+    return {"csrf_token": csrf, "idempotency_key": key, **ADDRESS, **card, **changes}
+
+
+def test_a_shopper_checks_out_on_the_page_once_however_often_the_form_is_sent(services) -> None:
+    with browser(services) as guest:
+        guest.post("/api/cart/items", json={"product_id": services.lamp, "quantity": 2})
+        csrf, key = _csrf_and_key(guest.get("/checkout").text)
+        first = guest.post("/checkout", data=_form(csrf, key), follow_redirects=False)
+        second = guest.post("/checkout", data=_form(csrf, key), follow_redirects=False)
+        page = guest.get(first.headers["location"]).text
+        history = guest.get("/orders").text
+    assert first.status_code == 303 and first.headers["location"] == second.headers["location"]
+    assert "Thank you! Your order is placed and paid." in page
+    assert 'data-testid="order-total">$25.00<' in page and 'data-status="paid"' in page
+    assert history.count('data-testid="order-row"') == 1 and services.stock(services.lamp) == 3
+
+
+def test_the_checkout_page_says_what_to_fix_and_never_draws_the_card_back(services) -> None:
+    with browser(services) as guest:
+        guest.post("/api/cart/items", json={"product_id": services.lamp})
+        csrf, key = _csrf_and_key(guest.get("/checkout").text)
+        bad = guest.post("/checkout", data=_form(csrf, key, card_number="4242 4242 4242 4241", country="Narnia"))
+        _, new_key = _csrf_and_key(bad.text)
+        declined = guest.post("/checkout", data=_form(csrf, new_key, card_number="4000 0000 0000 0002"))
+    assert bad.status_code == 422
+    assert 'data-testid="error-card_number"' in bad.text and 'data-testid="error-country"' in bad.text
+    assert "4242 4242 4242 4241" not in bad.text and 'value="12 St James' in bad.text
+    assert new_key != key
+    assert declined.status_code == 402 and "declined" in declined.text
+    assert services.stock(services.lamp) == 5
+
+
+def test_an_empty_cart_has_no_checkout(services) -> None:
+    with browser(services) as guest:
+        response = guest.get("/checkout", follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/cart"
+
+
+def test_staff_ship_and_deliver_on_the_orders_page_and_the_shopper_sees_the_timeline(services) -> None:
+    with browser(services) as ada:
+        ada.post("/api/cart/items", json={"product_id": services.lamp})
+        order_id = _checkout(ada).json()["id"]
+        with browser(services) as staff:
+            csrf = re.search(r'name="csrf_token" value="([^"]+)"', staff.get("/admin/login").text).group(1)
+            staff.post("/admin/login", data={"csrf_token": csrf, "token": ADMIN_TOKEN})
+            table = staff.get("/admin/orders").text
+            assert f'data-order-id="{order_id}"' in table and 'data-testid="move-shipped"' in table
+            csrf = re.search(r'name="csrf_token" value="([^"]+)"', table).group(1)
+            staff.post(f"/admin/orders/{order_id}/status", data={"csrf_token": csrf, "status": "shipped"})
+            done = staff.post(f"/admin/orders/{order_id}/status", data={"csrf_token": csrf, "status": "delivered"})
+            refused = staff.post(f"/admin/orders/{order_id}/status", data={"csrf_token": csrf, "status": "shipped"})
+        page = ada.get(f"/orders/{order_id}").text
+    assert f"Order {order_id} is delivered." in done.text
+    assert 'class="flash flash-error"' in refused.text and "delivered" in refused.text
+    steps = ("paid", "shipped", "delivered")
+    assert [step for step in steps if f'data-status="{step}"' in page] == list(steps)
+
+
+def test_a_shopper_cannot_open_the_staff_orders_page(services) -> None:
+    with browser(services) as ada:
+        ada.post("/api/accounts", json=SHOPPER)
+        response = ada.get("/admin/orders", follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"].startswith("/admin/login")

@@ -327,3 +327,16 @@ def test_every_order_change_reaches_the_orders_topic(store) -> None:
 def test_production_refuses_to_start_without_an_admin_token(tmp_path) -> None:
     with pytest.raises(SettingsError, match="MCE_ADMIN_TOKEN"):
         create_app(OrderSettings(data_dir=tmp_path, env="production", database_url="sqlite:///x.db"))
+
+
+def test_staff_see_whose_an_order_is_and_the_moves_they_may_make(tmp_path) -> None:
+    with shop(tmp_path) as running:
+        lamp = running.add_product("Lamp")
+        running.put_in_cart("guest-a", lamp)
+        order_id = running.checkout("guest-a", "k1").json()["id"]
+        listed = running.order.get("/orders", params={"all": "true"}, headers=ADMIN).json()["items"]
+        one = running.order.get(f"/orders/{order_id}", headers=ADMIN).json()
+        shopper_view = running.order.get(f"/orders/{order_id}", params={"owner": "guest-a"}).json()
+    assert listed[0]["owner"] == "guest-a" and listed[0]["staff_moves"] == ["shipped", "cancelled", "refunded"]
+    assert one["staff_moves"] == ["shipped", "cancelled", "refunded"]
+    assert "staff_moves" not in shopper_view and "owner" not in shopper_view

@@ -19,7 +19,17 @@ from mce.kit.app import add_readiness_check, create_service_app
 from mce.kit.db import make_engine, read_runner
 from mce.kit.http import Transport
 from mce.kit.settings import load_settings
-from mce.services.frontend import account_api, account_pages, admin, api, cart_api, cart_pages, order_api, pages
+from mce.services.frontend import (
+    account_api,
+    account_pages,
+    admin,
+    api,
+    cart_api,
+    cart_pages,
+    order_api,
+    order_pages,
+    pages,
+)
 from mce.services.frontend.cache import CatalogCache, CatalogCacheMiddleware
 from mce.services.frontend.clients import open_backends
 from mce.services.frontend.pages import CategoryCache
@@ -147,6 +157,7 @@ def create_app(
     app.include_router(admin.router)
     app.include_router(account_pages.router)
     app.include_router(cart_pages.router)
+    app.include_router(order_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     # Read once here: browsers ask for it with every first page they load.

@@ -82,7 +82,13 @@ class Backend(ServiceClient):
 
     async def fetch_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         """GET a JSON document; a 4xx raises BackendRefused with that status, anything else unusable BadGateway."""
-        response = await self.request("GET", path, params=params)
+        return await self.fetch_json_with(path, params)
+
+    async def fetch_json_with(
+        self, path: str, params: Mapping[str, Any] | None = None, *, headers: Mapping[str, str] | None = None
+    ) -> Any:
+        """fetch_json with headers of its own (a staff credential)."""
+        response = await self.request("GET", path, params=params, headers=headers)
         if 400 <= response.status < 500:
             raise BackendRefused(response.status, _json_or_none(response))
         if response.status != 200:
@@ -92,9 +98,11 @@ class Backend(ServiceClient):
             raise self.failed(response)
         return body
 
-    async def fetch_json_write(self, method: str, path: str, body: Any = None) -> Any:
+    async def fetch_json_write(
+        self, method: str, path: str, body: Any = None, *, headers: Mapping[str, str] | None = None
+    ) -> Any:
         """Send a write and read its JSON answer; a 4xx raises BackendRefused with that status, like fetch_json."""
-        response = await self.request(method, path, json=body)
+        response = await self.request(method, path, json=body, headers=headers)
         if 400 <= response.status < 500:
             raise BackendRefused(response.status, _json_or_none(response))
         if response.status >= 300:

@@ -30,6 +30,7 @@ from mce.kit.settings import load_settings
 from mce.services.order import usecases
 from mce.services.order.checkout import Checkout
 from mce.services.order.domain import Order
+from mce.services.order.lifecycle import allowed_next, staff_may
 from mce.services.order.payment import CardError, read_card
 from mce.services.order.remote import HttpCart, HttpStock
 from mce.services.order.schemas import (
@@ -62,9 +63,15 @@ def _purge_old_keys(engine: Engine) -> Callable[[], int]:
     return purge
 
 
+def _staff_view(order: Order) -> dict[str, Any]:
+    """The order as staff see it: whose it is, and the moves they may make next (for the admin page's buttons)."""
+    moves = [status.value for status in allowed_next(order.status) if staff_may(order.status, status)]
+    return {**order.to_json(), "owner": order.owner, "staff_moves": moves}
+
+
 def _page(orders: list[Order], total: int, limit: int, offset: int, *, with_owner: bool) -> dict[str, Any]:
     # Only staff see whose an order is: a guest's owner key is its session's, not something to hand around.
-    items = [{**order.to_json(), "owner": order.owner} if with_owner else order.to_json() for order in orders]
+    items = [_staff_view(order) if with_owner else order.to_json() for order in orders]
     return {"items": items, "total": total, "limit": limit, "offset": offset}
 
 
@@ -196,7 +203,7 @@ def create_app(
         if owner is None:
             await require_admin(request)
             order = await run_in_threadpool(queries.get, order_id)
-            return _json({**order.to_json(), "owner": order.owner})
+            return _json(_staff_view(order))
         order = await run_in_threadpool(usecases.owners_order, queries, order_id=order_id, owner=owner)
         return _json(order.to_json())
 
@@ -213,7 +220,7 @@ def create_app(
             with request.app.state.open_uow() as uow:
                 return usecases.change_status(uow, order_id=order_id, to=body.status, reason=body.reason)
 
-        return _json((await run_in_threadpool(work)).to_json())
+        return _json(_staff_view(await run_in_threadpool(work)))
 
     @app.post(
         "/orders/claim",
