@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from decimal import Decimal
 
+import httpx
 import pytest
 
 from tests.conftest import Platform, skip_or_fail
@@ -94,3 +96,75 @@ def test_an_admin_adds_a_category_and_a_product_in_it_that_shoppers_then_see(pag
     card = page.get_by_test_id("product-card").first
     assert card.get_by_test_id("product-name").inner_text() == "Skylark Box Kite"
     assert card.get_by_test_id("product-price").inner_text() == "$24.50"
+
+
+def _two_products_in_stock(platform: Platform) -> list[dict]:
+    listed = httpx.get(f"{platform.url()}/api/products", params={"limit": 50}).json()["items"]
+    return [item for item in listed if item["stock"] >= 3][:2]
+
+
+def test_a_shopper_signs_up_checks_out_and_follows_the_order_that_staff_ship_and_deliver(
+    browser, platform: Platform
+) -> None:
+    first, second = _two_products_in_stock(platform)
+    shopper = browser.new_context(base_url=platform.url()).new_page()
+    shopper.set_default_timeout(15_000)
+    shopper.goto("/account/signup")
+    shopper.get_by_test_id("signup-name").fill("Grace")
+    shopper.get_by_test_id("signup-email").fill(f"grace-{first['id']}-{second['id']}@example.com")
+    shopper.get_by_test_id("signup-password").fill("a long enough password")
+    shopper.get_by_test_id("signup-submit").click()
+    assert "Welcome, Grace!" in shopper.get_by_test_id("flash").first.inner_text()
+    assert shopper.get_by_test_id("account-link").inner_text() == "Hi, Grace"
+
+    for product, quantity in ((first, "2"), (second, "1")):
+        shopper.goto(f"/products/{product['id']}")
+        shopper.get_by_test_id("add-quantity").fill(quantity)
+        shopper.get_by_test_id("add-to-cart").click()
+        shopper.wait_for_url("**/cart")
+    assert shopper.get_by_test_id("cart-line").count() == 2
+    total = Decimal(first["price"]) * 2 + Decimal(second["price"])
+    assert shopper.get_by_test_id("cart-total").inner_text() == f"${total:,.2f}"
+
+    shopper.get_by_test_id("go-to-checkout").click()
+    for field, value in (
+        ("name", "Grace Hopper"),
+        ("line1", "1 Navy Way"),
+        ("city", "Arlington"),
+        ("postal_code", "22202"),
+        ("country", "US"),
+        ("card_name", "Grace Hopper"),
+        ("card_number", "4242 4242 4242 4242"),
+        ("expiry", "12/39"),
+        ("cvc", "123"),
+    ):
+        shopper.get_by_test_id(f"checkout-{field}").fill(value)
+    shopper.get_by_test_id("place-order").click()
+    shopper.wait_for_url("**/orders/*")
+    assert "Thank you! Your order is placed and paid." in shopper.get_by_test_id("flash").first.inner_text()
+    order_id = shopper.get_by_test_id("order-detail").get_attribute("data-order-id")
+    assert shopper.get_by_test_id("order-total").inner_text() == f"${total:,.2f}"
+    shopper.get_by_test_id("orders-link").click()
+    assert shopper.locator(f'[data-testid="order-row"][data-order-id="{order_id}"]').count() == 1
+
+    staff = browser.new_context(base_url=platform.url()).new_page()
+    staff.set_default_timeout(15_000)
+    staff.goto("/admin")
+    staff.get_by_test_id("admin-token-input").fill(platform.admin_token)
+    staff.get_by_test_id("login-submit").click()
+    staff.wait_for_url("**/admin")
+    staff.get_by_test_id("admin-orders-link").click()
+    for move in ("shipped", "delivered"):
+        row = staff.locator(f'[data-testid="admin-order-row"][data-order-id="{order_id}"]')
+        row.get_by_test_id(f"move-{move}").click()
+        staff.wait_for_url("**/admin/orders")
+        assert f"Order {order_id} is {move}." in staff.get_by_test_id("flash").first.inner_text()
+
+    shopper.goto(f"/orders/{order_id}")
+    steps = shopper.get_by_test_id("timeline-step")
+    assert [steps.nth(n).get_attribute("data-status") for n in range(steps.count())][-3:] == [
+        "paid",
+        "shipped",
+        "delivered",
+    ]
+    assert shopper.get_by_test_id("order-status").text_content() == "delivered"
