@@ -261,6 +261,61 @@ def measure_add_to_cart(base: str) -> dict:
     }
 
 
+CHECKOUT_RATE = 50
+CHECKOUT_CLIENTS = 10
+CHECKOUT_BODY = orjson.dumps(
+    {
+        "payment": {"card_number": "4242 4242 4242 4242", "expiry": "12/39", "cvc": "123", "name": "Bench Shopper"},
+        "shipping_address": {
+            "name": "Bench Shopper",
+            "line1": "1 Main St",
+            "city": "Springfield",
+            "postal_code": "12345",
+            "country": "US",
+        },
+    }
+)
+
+
+def _checkout_targets(base: str, count: int) -> list[Target]:
+    """`count` checkouts, each by a shopper of its own whose cart holds one product (spread over many products)."""
+    targets = []
+    with httpx.Client(base_url=base, timeout=10) as client:
+        listed = client.get("/api/products", params={"limit": 100, "sort": "id"}).json()["items"]
+        product_ids = [item["id"] for item in listed if item["stock"] >= 20]
+        for n in range(count):
+            client.cookies.clear()
+            added = client.post("/api/cart/items", json={"product_id": product_ids[n % len(product_ids)]})
+            added.raise_for_status()
+            headers = {
+                "Cookie": f"mce_session={added.cookies['mce_session']}",
+                "Content-Type": "application/json",
+                "Idempotency-Key": f"bench-{n}-{time.time_ns()}",
+            }
+            targets.append(Target("POST", f"{base}/api/orders", headers, CHECKOUT_BODY))
+    return targets
+
+
+def measure_checkout(base: str) -> dict:
+    """Checkout through the gateway: p95 at a fixed 50/s, then the most a closed loop of 10 clients completes."""
+    seconds = min(FIXED_SECONDS, 10.0)
+    fixed = attack_targets(_checkout_targets(base, int(CHECKOUT_RATE * seconds)), CHECKOUT_RATE, seconds)
+    # Carts for the closed loop: more than it can use, since each checkout empties one.
+    closed = attack_targets(_checkout_targets(base, 1500), 0, 5.0, workers=CHECKOUT_CLIENTS)
+    return {
+        "rate": CHECKOUT_RATE,
+        "p50_ms": fixed.p50_ms,
+        "p95_ms": fixed.p95_ms,
+        "p99_ms": fixed.p99_ms,
+        "success": fixed.success,
+        "status_codes": fixed.status_codes,
+        "clients": CHECKOUT_CLIENTS,
+        "max_per_s": round(closed.throughput, 1),
+        "max_success": closed.success,
+        "max_p95_ms": closed.p95_ms,
+    }
+
+
 def print_report(report: dict) -> None:
     """The figures, each beside its target."""
     ceiling = report["ceiling"]["max_rate"]
@@ -308,6 +363,15 @@ def print_report(report: dict) -> None:
         f"product change -> searchable, {change['samples']} changes: p50 {change['p50_ms']:.0f} ms, "
         f"p95 {change['p95_ms']:.0f} ms (target p95 <= 2000 ms: {verdict(change['p95_ms'] <= 2000)})"
     )
+    checkout = report["checkout"]
+    checkout_ok = checkout["p95_ms"] <= 100 and checkout["success"] >= MIN_SUCCESS
+    log(
+        f"checkout through the gateway at {checkout['rate']}/s: p50 {checkout['p50_ms']:.0f} ms, "
+        f"p95 {checkout['p95_ms']:.0f} ms, success {checkout['success']:.2%} "
+        f"(target p95 <= 100 ms, all placed: {verdict(checkout_ok)}); {checkout['clients']} clients flat out: "
+        f"{checkout['max_per_s']:.0f} checkouts/s, success {checkout['max_success']:.2%}, "
+        f"p95 {checkout['max_p95_ms']:.0f} ms"
+    )
     cart = report["add_to_cart"]
     cart_ok = cart["p95_ms"] <= 30 and cart["success"] >= MIN_SUCCESS
     log(
@@ -338,6 +402,8 @@ def main() -> int:
             report["change_to_searchable"] = measure_change_to_searchable(base, running.admin_token)
             log(f"add to cart through the gateway at {FIXED_RATE}/s")
             report["add_to_cart"] = measure_add_to_cart(base)
+            log(f"checkout through the gateway at {CHECKOUT_RATE}/s, then {CHECKOUT_CLIENTS} clients flat out")
+            report["checkout"] = measure_checkout(base)
             log(f"admin creates through the gateway, {ADMIN_CLIENTS} clients")
             report["admin_creates"] = measure_admin_creates(base, running.admin_token)
         finally:

@@ -93,10 +93,16 @@ class Target:
         return json.dumps({"method": self.method, "url": self.url, "header": header, "body": body})
 
 
-def attack_targets(targets: list[Target], rate: int, seconds: float) -> Result:
-    """Send the targets in order (round-robin) at `rate` per second for `seconds` (open loop)."""
-    flags = ["-format=json", f"-rate={rate}/s", f"-duration={seconds}s"]
-    return _run("\n".join(target.line() for target in targets), flags, rate)
+def attack_targets(targets: list[Target], rate: int, seconds: float, *, workers: int | None = None) -> Result:
+    """Send the targets in order (round-robin) at `rate` per second for `seconds` (open loop).
+
+    With `workers`, as fast as that many clients can, each waiting for its answer (closed loop; `rate` is ignored).
+    """
+    if workers is None:
+        flags = ["-format=json", f"-rate={rate}/s", f"-duration={seconds}s"]
+    else:
+        flags = ["-format=json", "-rate=0", f"-workers={workers}", f"-max-workers={workers}", f"-duration={seconds}s"]
+    return _run("\n".join(target.line() for target in targets), flags, rate if workers is None else 0)
 
 
 def attack_by_second(urls: list[str], rate: int, seconds: float, headers: dict[str, str] | None = None) -> list[float]:
