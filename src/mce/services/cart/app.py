@@ -29,9 +29,9 @@ from mce.services.cart.store.sql import SqlCartStore
 from mce.services.cart.store.tables import MIGRATIONS, outbox, outbox_lease
 
 JSON = "application/json"
-# Adds at 100/s each woke the relay for a read, a publish and a mark of one event; a 20 ms window batches them
-# (cart CPU per add at 100/s: see the commit that set it).
-RELAY_COALESCE_S = 0.02
+# Adds at 100/s each woke the relay for a read, a publish and a mark of one event; a 100 ms window batches them,
+# and nothing in the platform waits on cart events (cart CPU per add: see the commits that set it).
+RELAY_COALESCE_S = 0.1
 
 CartId = Annotated[
     str,
