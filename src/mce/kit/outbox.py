@@ -83,6 +83,7 @@ class OutboxRelay:
         lease: Table | None = None,
         batch: int = 500,
         idle_poll_s: float = 0.5,
+        coalesce_s: float = 0.0,
         housekeeping: Sequence[Housekeeping] = (),
     ) -> None:
         self.engine = engine
@@ -91,6 +92,7 @@ class OutboxRelay:
         self.bus = bus
         self.batch = batch
         self.idle_poll_s = idle_poll_s
+        self.coalesce_s = coalesce_s
         self.housekeeping = [self.purge_published, *housekeeping]
         self.published = 0
         self.last_error: str | None = None
@@ -168,7 +170,9 @@ class OutboxRelay:
 
     def wake(self) -> None:
         """Tell the relay that new events were just committed."""
-        self._wake.set()
+        # Setting an Event takes its lock and notifies; while the relay has not yet woken, once is enough.
+        if not self._wake.is_set():
+            self._wake.set()
 
     def start(self) -> None:
         """Relay in a daemon thread until stopped."""
@@ -200,4 +204,6 @@ class OutboxRelay:
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.exception("outbox relay failed; will retry")
                 self._stop.wait(1.0)
-            self._wake.wait(self.idle_poll_s)
+            if self._wake.wait(self.idle_poll_s) and self.coalesce_s:
+                # Commits that land within the window share one read, publish and mark instead of one each.
+                self._stop.wait(self.coalesce_s)

@@ -45,8 +45,20 @@ def add_item(store: CartStore, catalog: Catalog, *, cart_id: str, product_id: in
     domain.check_cart_id(cart_id)
     domain.check_product_id(product_id)
     domain.check_quantity(quantity)
-    product = _known(catalog, product_id)
-    return _write(store, cart_id, lambda cart, now: domain.add_item(cart, product, quantity, now))
+    return add_looked_up_item(
+        store, catalog.product(product_id), cart_id=cart_id, product_id=product_id, quantity=quantity
+    )
+
+
+def add_looked_up_item(
+    store: CartStore, product: CatalogProduct | None, *, cart_id: str, product_id: int, quantity: int
+) -> Cart:
+    """`add_item` with the catalog already asked (None: no such product), so an async caller asks it on its loop."""
+    domain.check_cart_id(cart_id)
+    domain.check_product_id(product_id)
+    domain.check_quantity(quantity)
+    known = _known(product, product_id)
+    return _write(store, cart_id, lambda cart, now: domain.add_item(cart, known, quantity, now))
 
 
 def change_quantity(store: CartStore, catalog: Catalog, *, cart_id: str, product_id: int, quantity: int) -> Cart:
@@ -57,7 +69,7 @@ def change_quantity(store: CartStore, catalog: Catalog, *, cart_id: str, product
     cart = get_cart(store, cart_id=cart_id)
     line = cart.line(product_id)
     if line is not None and quantity > line.quantity:
-        domain.check_stock(_known(catalog, product_id), quantity)
+        domain.check_stock(_known(catalog.product(product_id), product_id), quantity)
     return _write(store, cart_id, lambda cart, now: domain.change_quantity(cart, product_id, quantity, now))
 
 
@@ -74,9 +86,8 @@ def clear_cart(store: CartStore, *, cart_id: str) -> Cart:
     return _write(store, cart_id, lambda cart, now: domain.clear(cart, now) if cart.items else None)
 
 
-def _known(catalog: Catalog, product_id: int) -> CatalogProduct:
+def _known(product: CatalogProduct | None, product_id: int) -> CatalogProduct:
     """The catalog's product, or Invalid: a cart cannot hold what the catalog does not sell."""
-    product = catalog.product(product_id)
     if product is None:
         raise Invalid(
             f"there is no product {product_id} in the catalog",

@@ -6,7 +6,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import orjson
-from sqlalchemy import Engine, delete, insert, or_, select, text, update
+from sqlalchemy import Engine, bindparam, delete, insert, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -17,6 +17,12 @@ from mce.services.frontend.store.port import Account, AccountStore, SessionStore
 from mce.services.frontend.store.tables import accounts, auth_failures, sessions
 
 WHAT = "frontend database"
+
+# Built once, the key bound at execution: every request with a cookie loads its session (8 % of the gateway's
+# samples on add-to-cart under py-spy), and building the statement and its cache key was about 3 of those 8.
+_LOAD_SESSION = select(sessions.c.data, sessions.c.created_at, sessions.c.last_seen_at).where(
+    sessions.c.key_hash == bindparam("key_hash")
+)
 
 
 def _utc(moment: datetime) -> datetime:
@@ -33,7 +39,7 @@ class SqlSessionStore(SessionStore):
 
     def load(self, key_hash: str) -> StoredSession | None:
         with translated_errors(WHAT), self.engine.connect() as conn:
-            row = conn.execute(select(sessions).where(sessions.c.key_hash == key_hash)).first()
+            row = conn.execute(_LOAD_SESSION, {"key_hash": key_hash}).first()
         if row is None:
             return None
         return StoredSession(orjson.loads(row.data), _utc(row.created_at), _utc(row.last_seen_at))
