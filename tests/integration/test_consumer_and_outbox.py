@@ -236,3 +236,40 @@ def test_the_embedded_log_keeps_within_its_size_dropping_the_oldest(tmp_path: Pa
     while got := sub.poll(1000, timeout=0.1):
         kept += [d.event.data["n"] for d in got]
     assert kept == list(range(kept[0], 2000)) and kept[0] > 0
+
+
+def test_a_lingering_consumer_gathers_a_trickle_of_events_into_one_batch(tmp_path: Path) -> None:
+    bus = SqliteEventBus(tmp_path / "bus.db")
+    batches: list[list[int]] = []
+    # Published before the consumer starts, so its first poll sees only the first; the rest arrive while it lingers.
+    bus.publish("t", [Event(type="X", key="k", data={"n": 0})])
+
+    def trickle() -> None:
+        for n in range(1, 4):
+            time.sleep(0.05)
+            bus.publish("t", [Event(type="X", key="k", data={"n": n})])
+
+    consumer = Consumer(bus, "t", "g", lambda batch: batches.append([e.data["n"] for e in batch]), linger_s=0.6)
+    consumer.start()
+    threading.Thread(target=trickle).start()
+    assert wait_for(lambda: sum(len(b) for b in batches) == 4)
+    consumer.stop()
+    assert batches == [[0, 1, 2, 3]]
+
+
+def test_the_relay_reads_the_outbox_once_per_wake_when_a_batch_drains_it(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'svc.db'}")
+    metadata = MetaData()
+    table = outbox_table(metadata)
+    metadata.create_all(engine)
+    relay = OutboxRelay(engine, table, SqliteEventBus(tmp_path / "bus.db"), idle_poll_s=60)
+    reads = []
+    pending = relay._pending
+    relay._pending = lambda conn: reads.append(1) or pending(conn)
+    with engine.begin() as conn:
+        add_to_outbox(conn, table, "t", Event(type="X", key="k", data={}))
+    relay.start()  # its first pass drains what is there; nothing wakes it again (the idle poll is a minute away)
+    assert wait_for(lambda: relay.published == 1)
+    time.sleep(0.2)
+    relay.stop()
+    assert len(reads) == 1

@@ -193,7 +193,9 @@ class OutboxRelay:
             # Clear before draining so a wake that arrives mid-drain starts another pass at once.
             self._wake.clear()
             try:
-                while self.relay_once() and not self._stop.is_set():
+                # A batch short of full drained the outbox: reading it again would find nothing (and a commit that
+                # lands meanwhile wakes the relay for another pass).
+                while self.relay_once() >= self.batch and not self._stop.is_set():
                     pass
                 if time.monotonic() >= next_housekeeping:
                     for chore in self.housekeeping:

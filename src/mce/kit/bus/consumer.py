@@ -41,6 +41,7 @@ class Consumer:
         max_batch: int = 500,
         max_attempts: int = 4,
         backoff_s: float = 0.1,
+        linger_s: float = 0.0,
     ) -> None:
         self.bus = bus
         self.topic = topic
@@ -49,6 +50,7 @@ class Consumer:
         self.max_batch = max_batch
         self.max_attempts = max_attempts
         self.backoff_s = backoff_s
+        self.linger_s = linger_s
         self.handled = 0
         self.dead_lettered = 0
         self.last_error: str | None = None
@@ -79,6 +81,11 @@ class Consumer:
                 if subscription is None:
                     subscription = self.bus.subscribe(self.topic, self.group)
                 deliveries = subscription.poll(self.max_batch, timeout=0.5)
+                if deliveries and len(deliveries) < self.max_batch and self.linger_s:
+                    # Events trickling in one by one would each cost the handler a whole batch (a search index
+                    # commit each); waiting a moment for the rest of the trickle makes one batch of them.
+                    self._stop.wait(self.linger_s)
+                    deliveries += subscription.poll(self.max_batch - len(deliveries), timeout=0)
                 if deliveries:
                     # Commit only after handling: a crash in between delivers the batch again (at least once).
                     self._handle_batch(deliveries)

@@ -51,6 +51,11 @@ OrderId = Annotated[int, PathParam(ge=1, le=MAX_ID, description="Order id")]
 OrderAnswer = {200: {"model": OrderRead}}
 
 
+# Checkouts that commit within this window share one outbox read, publish and mark (a pass per commit cost a quarter
+# of the order service's CPU per checkout); nothing waits on order events sooner.
+RELAY_COALESCE_S = 0.1
+
+
 def _json(payload: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(payload), status, media_type=JSON)
 
@@ -97,7 +102,14 @@ def create_app(
             stack.callback(engine.dispose)
             bus = build_bus(settings)
             stack.callback(bus.close)
-            relay = OutboxRelay(engine, outbox, bus, lease=outbox_lease, housekeeping=[_purge_old_keys(engine)])
+            relay = OutboxRelay(
+                engine,
+                outbox,
+                bus,
+                lease=outbox_lease,
+                housekeeping=[_purge_old_keys(engine)],
+                coalesce_s=RELAY_COALESCE_S,
+            )
             carts = ServiceClient("cart", settings.cart_url, timeout=settings.http_timeout, transport=cart_transport)
             stack.push_async_callback(carts.aclose)
             products = ServiceClient(
