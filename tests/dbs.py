@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
@@ -62,3 +63,23 @@ def migrated_postgres(postgres_url: str, migrations: Migrations) -> Iterator[Eng
             yield engine
         finally:
             engine.dispose()
+
+
+def engine_fixtures(migrations: Migrations, tables: str) -> tuple[Any, Any]:
+    """A contract test module's two fixtures: `postgres_engine` (one migrated database per module) and `engine`.
+
+    `engine` is parametrised over SQLite and PostgreSQL, emptied of `tables` for each test; a module binds both:
+    `postgres_engine, engine = engine_fixtures(MIGRATIONS, "carts, outbox")`.
+    """
+
+    @pytest.fixture(scope="module")
+    def postgres_engine(postgres_url: str) -> Iterator[Engine]:
+        with migrated_postgres(postgres_url, migrations) as engine:
+            yield engine
+
+    @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+    def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+        with migrated_engine(request, tmp_path, migrations, tables) as engine:
+            yield engine
+
+    return postgres_engine, engine

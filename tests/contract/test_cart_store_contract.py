@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, select
@@ -17,25 +15,14 @@ from mce.services.cart.domain import CARTS_TOPIC, Cart, CatalogProduct
 from mce.services.cart.store.port import CartStore
 from mce.services.cart.store.sql import SqlCartStore
 from mce.services.cart.store.tables import MIGRATIONS, outbox
-from tests.dbs import migrated_engine, migrated_postgres
+from tests.dbs import engine_fixtures
 
 TABLES = "carts, outbox"
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 PEN = CatalogProduct(product_id=7, name="Pen", price=Decimal("0.10"), stock=50)
 
 
-@pytest.fixture(scope="module")
-def postgres_engine(postgres_url: str) -> Iterator[Engine]:
-    """One migrated PostgreSQL database for the module; tests empty it between them."""
-    with migrated_postgres(postgres_url, MIGRATIONS) as engine:
-        yield engine
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    """A migrated, empty cart database on each engine."""
-    with migrated_engine(request, tmp_path, MIGRATIONS, TABLES) as engine:
-        yield engine
+postgres_engine, engine = engine_fixtures(MIGRATIONS, TABLES)
 
 
 @pytest.fixture

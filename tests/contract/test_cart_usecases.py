@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -16,7 +15,7 @@ from mce.services.cart.domain import CatalogProduct, OutOfStock, StaleVersion
 from mce.services.cart.store.port import CartStore
 from mce.services.cart.store.sql import SqlCartStore
 from mce.services.cart.store.tables import MIGRATIONS, outbox
-from tests.dbs import migrated_engine, migrated_postgres
+from tests.dbs import engine_fixtures
 
 TABLES = "carts, outbox"
 
@@ -34,16 +33,7 @@ class FakeCatalog:
         return self.products.get(product_id)
 
 
-@pytest.fixture(scope="module")
-def postgres_engine(postgres_url: str) -> Iterator[Engine]:
-    with migrated_postgres(postgres_url, MIGRATIONS) as engine:
-        yield engine
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    with migrated_engine(request, tmp_path, MIGRATIONS, TABLES) as engine:
-        yield engine
+postgres_engine, engine = engine_fixtures(MIGRATIONS, TABLES)
 
 
 @pytest.fixture

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
-from pathlib import Path
 
 import orjson
 import pytest
@@ -17,23 +16,12 @@ from mce.services.product import usecases
 from mce.services.product.domain import ProductFields
 from mce.services.product.store.sql import ProductUnitOfWork, SqlCatalogQueries
 from mce.services.product.store.tables import MIGRATIONS, outbox, stock_movements
-from tests.dbs import migrated_engine, migrated_postgres
+from tests.dbs import engine_fixtures
 
 TABLES = "products, categories, outbox, stock_movements, idempotency_keys"
 
 
-@pytest.fixture(scope="module")
-def postgres_engine(postgres_url: str) -> Iterator[Engine]:
-    """One migrated PostgreSQL database for the module; tests empty it between them."""
-    with migrated_postgres(postgres_url, MIGRATIONS) as engine:
-        yield engine
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    """A migrated, empty product database on each engine."""
-    with migrated_engine(request, tmp_path, MIGRATIONS, TABLES) as engine:
-        yield engine
+postgres_engine, engine = engine_fixtures(MIGRATIONS, TABLES)
 
 
 Uow = Callable[[], ProductUnitOfWork]

@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
 
 from mce.kit.errors import Conflict, TooManyRequests
 from mce.services.frontend.store.port import StoredSession
 from mce.services.frontend.store.sql import SqlAccountStore, SqlAttemptLimiter, SqlSessionStore
 from mce.services.frontend.store.tables import MIGRATIONS
-from tests.dbs import migrated_engine, migrated_postgres
+from tests.dbs import engine_fixtures
 
-
-@pytest.fixture(scope="module")
-def postgres_engine(postgres_url: str) -> Iterator[Engine]:
-    with migrated_postgres(postgres_url, MIGRATIONS) as engine:
-        yield engine
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    with migrated_engine(request, tmp_path, MIGRATIONS, "sessions, auth_failures, accounts") as engine:
-        yield engine
+postgres_engine, engine = engine_fixtures(MIGRATIONS, "sessions, auth_failures, accounts")
 
 
 def _session(data: dict, created_ago: float = 0, seen_ago: float = 0) -> StoredSession:

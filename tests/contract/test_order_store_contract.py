@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, select
@@ -17,23 +16,14 @@ from mce.services.order.lifecycle import Status
 from mce.services.order.payment import PaymentResult
 from mce.services.order.store.sql import OrderUnitOfWork, SqlOrderQueries
 from mce.services.order.store.tables import MIGRATIONS, outbox
-from tests.dbs import migrated_engine, migrated_postgres
+from tests.dbs import engine_fixtures
 
 TABLES = "order_status_history, order_items, orders, outbox, idempotency_keys"
 ADDRESS = {"name": "Ada", "line1": "1 Main St", "city": "Springfield", "postal_code": "12345", "country": "US"}
 Uow = Callable[[], OrderUnitOfWork]
 
 
-@pytest.fixture(scope="module")
-def postgres_engine(postgres_url: str) -> Iterator[Engine]:
-    with migrated_postgres(postgres_url, MIGRATIONS) as engine:
-        yield engine
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    with migrated_engine(request, tmp_path, MIGRATIONS, TABLES) as engine:
-        yield engine
+postgres_engine, engine = engine_fixtures(MIGRATIONS, TABLES)
 
 
 @pytest.fixture

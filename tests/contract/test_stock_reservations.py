@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, select
@@ -16,22 +15,13 @@ from mce.services.product import usecases
 from mce.services.product.domain import ProductFields
 from mce.services.product.store.sql import ProductUnitOfWork
 from mce.services.product.store.tables import MIGRATIONS, outbox
-from tests.dbs import migrated_engine, migrated_postgres
+from tests.dbs import engine_fixtures
 
 TABLES = "products, categories, outbox, stock_movements, idempotency_keys"
 Uow = Callable[[], ProductUnitOfWork]
 
 
-@pytest.fixture(scope="module")
-def postgres_engine(postgres_url: str) -> Iterator[Engine]:
-    with migrated_postgres(postgres_url, MIGRATIONS) as engine:
-        yield engine
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    with migrated_engine(request, tmp_path, MIGRATIONS, TABLES) as engine:
-        yield engine
+postgres_engine, engine = engine_fixtures(MIGRATIONS, TABLES)
 
 
 @pytest.fixture
