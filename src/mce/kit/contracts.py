@@ -6,11 +6,13 @@ what another refuses. Pure pydantic: no I/O.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
+from mce.kit.errors import Invalid, problem
 from mce.kit.money import Money
 
 # Ids and versions are 32-bit integers in PostgreSQL.
@@ -31,6 +33,24 @@ MAX_OFFSET = 10_000 - PAGE_LIMIT_MAX
 
 PRODUCTS_TOPIC = "products"
 ORDERS_TOPIC = "orders"
+# Whose a cart or an order is: the gateway's key for a shopper, `account-<id>` or `guest-<id>`, the same at the cart
+# and order services.
+SHOPPER_KEY_MAX = 64
+SHOPPER_KEY_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+_SHOPPER_KEY = re.compile(SHOPPER_KEY_PATTERN)
+ShopperKey = Annotated[str, Field(min_length=1, max_length=SHOPPER_KEY_MAX, pattern=SHOPPER_KEY_PATTERN)]
+
+
+def check_shopper_key(value: object, field: str) -> str:
+    """The key as given, or Invalid naming the field: 1 to 64 letters, digits, '-' or '_' (fullmatch: no newline)."""
+    if not isinstance(value, str) or not _SHOPPER_KEY.fullmatch(value):
+        raise Invalid(
+            f"{field} is 1 to {SHOPPER_KEY_MAX} letters, digits, '-' or '_'",
+            details=[problem(field, f"must be 1 to {SHOPPER_KEY_MAX} of A-Z, a-z, 0-9, '-' and '_'")],
+        )
+    return value
+
+
 # A cart's limits: the cart service enforces them, the gateway checks them first, the pages draw them.
 CART_QUANTITY_MIN = 1
 CART_QUANTITY_MAX = 99
@@ -253,7 +273,7 @@ class CartMerge(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    from_cart_id: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+    from_cart_id: ShopperKey
 
 
 class CartLinePayload(BaseModel):

@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from mce.kit.contracts import CART_LINES_MAX, CART_QUANTITY_MAX, CART_QUANTITY_MIN, MAX_ID
+from mce.kit.contracts import (
+    CART_LINES_MAX,
+    CART_QUANTITY_MAX,
+    CART_QUANTITY_MIN,
+    MAX_ID,
+    SHOPPER_KEY_MAX,
+    SHOPPER_KEY_PATTERN,
+    check_shopper_key,
+)
 from mce.kit.errors import Conflict, Invalid, NotFound, problem
 from mce.kit.events import Event
 from mce.kit.money import CENTS, MoneyError, format_amount, parse_amount
 
 # The limits of a cart, in one place: the schemas, the domain and the tests read them from here.
-CART_ID_MAX = 64
-CART_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+CART_ID_MAX = SHOPPER_KEY_MAX
+CART_ID_PATTERN = SHOPPER_KEY_PATTERN
 QUANTITY_MIN = CART_QUANTITY_MIN
 QUANTITY_MAX = CART_QUANTITY_MAX
 LINES_MAX = CART_LINES_MAX
@@ -26,9 +33,6 @@ CART_ITEM_QUANTITY_CHANGED = "CartItemQuantityChanged"
 CART_ITEM_REMOVED = "CartItemRemoved"
 CART_CLEARED = "CartCleared"
 CARTS_MERGED = "CartsMerged"
-
-# Checked with fullmatch: "$" also matches before a final newline.
-_CART_ID = re.compile(CART_ID_PATTERN)
 
 
 class StaleVersion(Conflict):
@@ -130,12 +134,7 @@ def _iso(moment: datetime) -> str:
 
 def check_cart_id(cart_id: str) -> str:
     """The cart id as given, or Invalid: 1 to 64 letters, digits, '-' or '_'."""
-    if not isinstance(cart_id, str) or not _CART_ID.fullmatch(cart_id):
-        raise Invalid(
-            f"a cart id is 1 to {CART_ID_MAX} letters, digits, '-' or '_'",
-            details=[problem("cart_id", f"must be 1 to {CART_ID_MAX} of A-Z, a-z, 0-9, '-' and '_'")],
-        )
-    return cart_id
+    return check_shopper_key(cart_id, "cart_id")
 
 
 def check_product_id(product_id: int) -> int:

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from mce.kit.errors import DomainError, Invalid, problem
+from mce.kit.contracts import check_shopper_key
+from mce.kit.errors import DomainError
 from mce.kit.events import Event
 from mce.kit.money import format_amount
 from mce.services.order.lifecycle import Status, StatusChange
 from mce.services.order.schemas import OrderRead
 
 # The gateway's cart key for a shopper, `account-<id>` or `guest-<id>`: the same rule as a cart id.
-OWNER_MAX = 64
-OWNER_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
-_OWNER = re.compile(OWNER_PATTERN)
 
 
 class PaymentDeclined(DomainError):
@@ -29,12 +26,7 @@ class PaymentDeclined(DomainError):
 
 def check_owner(owner: str) -> str:
     """The owner key, or Invalid when it is not 1 to 64 letters, digits, '-' or '_'."""
-    if not isinstance(owner, str) or not _OWNER.fullmatch(owner):
-        raise Invalid(
-            f"an owner is 1 to {OWNER_MAX} letters, digits, '-' or '_'",
-            details=[problem("owner", f"must be 1 to {OWNER_MAX} of A-Z, a-z, 0-9, '-' and '_'")],
-        )
-    return owner
+    return check_shopper_key(owner, "owner")
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from mce.kit.contracts import Id, single_line
+from mce.kit.contracts import Id, ShopperKey, single_line
 from mce.kit.money import Money
 from mce.services.order.lifecycle import Status
 from mce.services.order.payment import (
@@ -155,7 +155,7 @@ class OrderRead(BaseModel):
     history: list[StatusChangeRead]
 
 
-Owner = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+Owner = ShopperKey
 
 
 class OrderCheckout(CheckoutRequest):

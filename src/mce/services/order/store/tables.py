@@ -16,6 +16,7 @@ from sqlalchemy import (
     Text,
 )
 
+from mce.kit.contracts import SHOPPER_KEY_MAX
 from mce.kit.db import Migrations
 from mce.kit.idempotency import idempotency_table
 from mce.kit.outbox import outbox_lease_table, outbox_table
@@ -23,7 +24,7 @@ from mce.kit.sqltypes import Money, UtcDateTime
 
 MIGRATIONS = Migrations(Path(__file__).parent.parent / "migrations", "alembic_version_order")
 
-OWNER_MAX = 64
+OWNER_MAX = SHOPPER_KEY_MAX
 
 metadata = MetaData()
 
