@@ -194,3 +194,10 @@ def run_alembic_environment(metadata: MetaData, version_table: str) -> None:
         with context.begin_transaction():
             context.run_migrations()
     connectable.dispose()
+
+
+async def open_engine(url: str, migrations: Migrations, *, migrate: bool) -> Engine:
+    """A service's engine at start: its database first brought to the newest schema when `migrate` and it is behind."""
+    if migrate and not await run_in_threadpool(migrations.is_current, url):
+        await run_in_threadpool(migrations.apply, url)
+    return make_engine(url)

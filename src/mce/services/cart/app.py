@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from mce.kit.app import add_readiness_check, create_service_app
 from mce.kit.bus.factory import build_bus
 from mce.kit.contracts import MAX_ID
-from mce.kit.db import make_engine
+from mce.kit.db import open_engine
 from mce.kit.http import ServiceClient, Transport
 from mce.kit.outbox import OutboxRelay
 from mce.kit.settings import SettingsError, load_settings
@@ -66,10 +66,7 @@ def create_app(settings: CartSettings | None = None, *, product_transport: Trans
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
-            url = settings.resolved_url()
-            if settings.migrate_on_start and not await run_in_threadpool(MIGRATIONS.is_current, url):
-                await run_in_threadpool(MIGRATIONS.apply, url)
-            engine = make_engine(url)
+            engine = await open_engine(settings.resolved_url(), MIGRATIONS, migrate=settings.migrate_on_start)
             stack.callback(engine.dispose)
             bus = build_bus(settings)
             stack.callback(bus.close)

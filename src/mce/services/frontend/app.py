@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 
 from mce.kit.app import add_readiness_check, create_service_app
-from mce.kit.db import make_engine, read_runner
+from mce.kit.db import open_engine, read_runner
 from mce.kit.http import Transport
 from mce.kit.settings import load_settings
 from mce.services.frontend import (
@@ -81,10 +81,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        url = settings.resolved_url()
-        if settings.migrate_on_start and not await run_in_threadpool(MIGRATIONS.is_current, url):
-            await run_in_threadpool(MIGRATIONS.apply, url)
-        engine = make_engine(url)
+        engine = await open_engine(settings.resolved_url(), MIGRATIONS, migrate=settings.migrate_on_start)
         store = SqlSessionStore(engine)
         limiter = SqlAttemptLimiter(
             engine, max_failures=settings.auth_failure_limit, window_s=settings.auth_failure_window_s

@@ -19,7 +19,7 @@ from mce.kit.app import add_readiness_check, create_service_app
 from mce.kit.auth import check_admin
 from mce.kit.bus.factory import build_bus
 from mce.kit.contracts import MAX_ID, Limit, Offset
-from mce.kit.db import make_engine, write_transaction
+from mce.kit.db import open_engine, write_transaction
 from mce.kit.errors import BadRequest, Invalid, problem
 from mce.kit.http import ServiceClient, Transport
 from mce.kit.idempotency import HeaderKey, purge_keys
@@ -95,10 +95,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
-            url = settings.resolved_url()
-            if settings.migrate_on_start and not await run_in_threadpool(MIGRATIONS.is_current, url):
-                await run_in_threadpool(MIGRATIONS.apply, url)
-            engine = make_engine(url)
+            engine = await open_engine(settings.resolved_url(), MIGRATIONS, migrate=settings.migrate_on_start)
             stack.callback(engine.dispose)
             bus = build_bus(settings)
             stack.callback(bus.close)

@@ -34,7 +34,7 @@ from mce.kit.contracts import (
     StockReservationPayload,
     StockReservationRequest,
 )
-from mce.kit.db import ReadRunner, make_engine, read_runner, write_transaction
+from mce.kit.db import ReadRunner, open_engine, read_runner, write_transaction
 from mce.kit.errors import Invalid, problem
 from mce.kit.fastpath import FastRead, FastReadsMiddleware, path_id, query_model
 from mce.kit.idempotency import HeaderKey, purge_keys
@@ -124,10 +124,7 @@ def create_app(settings: ProductSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        url = settings.resolved_url()
-        if settings.migrate_on_start and not await run_in_threadpool(MIGRATIONS.is_current, url):
-            await run_in_threadpool(MIGRATIONS.apply, url)
-        engine = make_engine(url)
+        engine = await open_engine(settings.resolved_url(), MIGRATIONS, migrate=settings.migrate_on_start)
         bus = build_bus(settings)
         relay = OutboxRelay(engine, outbox, bus, lease=outbox_lease, housekeeping=[_purge_old_keys(engine)])
         queries = SqlCatalogQueries(engine)
