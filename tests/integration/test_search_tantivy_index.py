@@ -190,3 +190,32 @@ def test_the_shipped_synonyms_cover_the_demo_catalogue_vocabulary():
     assert ("notebook", "stand") in shipped.alternatives(("laptop", "stand"))
     assert ("couch",) in shipped.alternatives(("sofa",))
     assert ("t", "shirt") in shipped.alternatives(("tee",))
+
+
+def test_a_commit_landing_during_a_search_cannot_make_its_counts_and_hits_disagree(tmp_path: Path) -> None:
+    index = TantivySearchIndex(tmp_path / "index")
+    index.upsert([product(1, "Desk Lamp")])
+    real = index._index
+
+    class CommitAfterTheFirstSearcher:
+        """The index, but another thread's commit lands right after a search takes its first searcher."""
+
+        landed = False
+
+        def __getattr__(self, name: str):
+            return getattr(real, name)
+
+        def searcher(self):
+            taken = real.searcher()
+            if not self.landed:
+                self.landed = True
+                index.upsert([product(2, "Floor Lamp")])
+            return taken
+
+    index._index = CommitAfterTheFirstSearcher()
+    page = index.search(SearchQuery(q="lamp"))
+    assert page.total == len(page.items) == sum(page.category_counts.values())
+    index._index = real
+    after = index.search(SearchQuery(q="lamp"))
+    assert after.total == 2 and after.category_counts == {"Home": 2}
+    index.close()

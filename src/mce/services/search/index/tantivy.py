@@ -175,9 +175,11 @@ class TantivySearchIndex(SearchIndex):
         self._plan = functools.lru_cache(maxsize=PLAN_CACHE_SIZE)(
             functools.partial(plan_query, synonyms=load_synonyms() if synonyms is None else synonyms)
         )
-        # Bumped after each reload; counts are cached per generation, so a commit makes older ones unreachable.
+        # Bumped before and after each reload (odd while one runs); counts are cached per even generation, so a
+        # commit makes older ones unreachable.
         self._generation = 0
-        self._category_counts = functools.lru_cache(maxsize=FACET_CACHE_SIZE)(self._count_categories)
+        self._counts: dict[tuple[QueryPlan, int | None, int | None], tuple[tuple[str, int], ...]] = {}
+        self._counts_generation = 0
 
     def consumer_group(self) -> str:
         return f"{SHARED_GROUP}-{self._replica_id}"
@@ -214,8 +216,11 @@ class TantivySearchIndex(SearchIndex):
         self._open_writer()
         plan = self._plan(query.q)
         try:
-            counts = self._category_counts(self._generation, plan, query.min_cents, query.max_cents)
+            # One searcher for the counts and the hits, so a commit landing meanwhile cannot make them disagree.
+            generation = self._generation
             searcher = self._index.searcher()
+            stable = generation % 2 == 0 and generation == self._generation
+            counts = self._category_counts(searcher, generation if stable else None, plan, query)
             matching = self._faceted_query(plan, query.min_cents, query.max_cents)
             if query.category is not None:
                 matching = self._all_of(matching, Query.term_query(self._schema, CATEGORY, query.category))
@@ -268,8 +273,9 @@ class TantivySearchIndex(SearchIndex):
     def _commit(self, writer: tantivy.IndexWriter) -> None:
         """Persist pending writes and make them visible to the next search."""
         writer.commit()
+        # Odd while the reload runs: a search that takes its searcher meanwhile caches no counts.
+        self._generation += 1
         self._index.reload()
-        # Only after the reload: counts cached under the new generation must come from the new searcher.
         self._generation += 1
 
     def _count_kind(self, kind: str) -> int:
@@ -331,13 +337,27 @@ class TantivySearchIndex(SearchIndex):
             price = Query.range_query(self._schema, PRICE_CENTS, FieldType.Integer, min_cents, max_cents)
         return self._all_of(text, self._live, price)
 
-    def _count_categories(
-        self, _generation: int, plan: QueryPlan, min_cents: int | None, max_cents: int | None
+    def _category_counts(
+        self, searcher: tantivy.Searcher, generation: int | None, plan: QueryPlan, query: SearchQuery
     ) -> tuple[tuple[str, int], ...]:
-        """How many products in each category match the words and price bounds, as of the current reader."""
-        query = self._faceted_query(plan, min_cents, max_cents)
-        result = self._index.searcher().aggregate(query, {CATEGORY: {"terms": {"field": CATEGORY, "size": FACET_SIZE}}})
-        return tuple((bucket["key"], bucket["doc_count"]) for bucket in result[CATEGORY]["buckets"])
+        """How many products in each category match the words and price bounds, as the searcher sees them.
+
+        Cached per generation of the index; `generation` is None when a reload ran while the searcher was taken, and
+        then nothing is cached, since the searcher may be of either generation.
+        """
+        key = (plan, query.min_cents, query.max_cents)
+        if generation is not None and generation > self._counts_generation:
+            self._counts, self._counts_generation = {}, generation
+        # A search that took its searcher before a newer generation was cached neither reads nor fills the cache.
+        usable = generation is not None and generation == self._counts_generation
+        found = self._counts.get(key) if usable else None
+        if found is None:
+            aggregation = {CATEGORY: {"terms": {"field": CATEGORY, "size": FACET_SIZE}}}
+            result = searcher.aggregate(self._faceted_query(plan, query.min_cents, query.max_cents), aggregation)
+            found = tuple((bucket["key"], bucket["doc_count"]) for bucket in result[CATEGORY]["buckets"])
+            if usable and len(self._counts) < FACET_CACHE_SIZE:
+                self._counts[key] = found
+        return found
 
     @staticmethod
     def _all_of(scored: Query | None, *filters: Query | None) -> Query:
