@@ -21,6 +21,9 @@ from mce.services.product.app import create_app as create_product_app
 from mce.services.product.settings import ProductSettings
 
 ADMIN_TOKEN = "test-admin-token-0123456789"
+# Services in one test process share one interpreter: a busy thread of one delays the event loops of the others,
+# which their load shedders would read as overload (503) on a loaded CI machine. Shedding has tests of its own.
+IN_PROCESS = {"max_loop_lag_ms": 60_000}
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 ADDRESS = {
     "name": "Ada Lovelace",
@@ -87,12 +90,20 @@ def shop(
     """
     with ExitStack() as stack:
         product = stack.enter_context(
-            TestClient(create_product_app(ProductSettings(data_dir=data_dir / "product", admin_token=ADMIN_TOKEN)))
+            TestClient(
+                create_product_app(
+                    ProductSettings(data_dir=data_dir / "product", admin_token=ADMIN_TOKEN, **IN_PROCESS)
+                )
+            )
         )
         product.post("/categories", json={"name": "Office"}, headers=ADMIN)
-        cart_app = create_cart_app(CartSettings(data_dir=data_dir / "cart"), product_transport=ClientTransport(product))
+        cart_app = create_cart_app(
+            CartSettings(data_dir=data_dir / "cart", **IN_PROCESS), product_transport=ClientTransport(product)
+        )
         cart = stack.enter_context(TestClient(cart_app))
-        settings = OrderSettings(data_dir=data_dir / "order", admin_token=ADMIN_TOKEN, **(order_settings or {}))
+        settings = OrderSettings(
+            data_dir=data_dir / "order", admin_token=ADMIN_TOKEN, **{**IN_PROCESS, **(order_settings or {})}
+        )
         order_app = create_order_app(
             settings,
             cart_transport=ClientTransport(cart),

@@ -16,7 +16,7 @@ from mce.services.frontend.app import create_app
 from mce.services.frontend.settings import FrontendSettings
 from tests.fakes.catalog import ADMIN_TOKEN, FakeCatalog
 from tests.fakes.search import FakeSearch
-from tests.inprocess import ClientTransport
+from tests.inprocess import IN_PROCESS, ClientTransport
 
 __all__ = ["ADMIN_TOKEN", "DownTransport", "FakeCatalog", "FakeSearch", "cart_service", "frontend_client"]
 
@@ -40,14 +40,15 @@ class DownTransport:
 @contextmanager
 def cart_service(data_dir: Path, catalog: FakeCatalog) -> Iterator[ClientTransport]:
     """The real cart service on its embedded store, asking the fake catalog about products."""
-    settings = CartSettings(data_dir=data_dir / "cart")
+    settings = CartSettings(data_dir=data_dir / "cart", **IN_PROCESS)
     with TestClient(create_cart_app(settings, product_transport=AsgiTransport(catalog.app()))) as client:
         yield ClientTransport(client)
 
 
 def frontend_settings(data_dir: Path, **overrides: Any) -> FrontendSettings:
     """Settings of a frontend under test: its own data directory and fixed secrets."""
-    return FrontendSettings(data_dir=data_dir, admin_token=ADMIN_TOKEN, session_secret=SESSION_SECRET, **overrides)
+    settings = {"admin_token": ADMIN_TOKEN, "session_secret": SESSION_SECRET, **IN_PROCESS, **overrides}
+    return FrontendSettings(data_dir=data_dir, **settings)
 
 
 def frontend_client(

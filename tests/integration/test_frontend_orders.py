@@ -80,7 +80,9 @@ def test_a_declined_card_places_nothing_and_puts_the_stock_back(services) -> Non
 def test_no_shopper_reads_another_shoppers_order_whatever_they_send(services) -> None:
     with browser(services) as ada, browser(services) as bo:
         ada.post("/api/cart/items", json={"product_id": services.lamp})
-        order_id = _checkout(ada).json()["id"]
+        placed = _checkout(ada)
+        assert placed.status_code == 201, placed.text
+        order_id = placed.json()["id"]
         assert bo.get(f"/api/orders/{order_id}").status_code == 404
         assert bo.get("/api/orders").json()["items"] == []
         bo.post("/api/cart/items", json={"product_id": services.lamp})
@@ -103,7 +105,9 @@ def test_staff_move_orders_along_and_shoppers_cannot(services) -> None:
     with browser(services) as ada:
         ada.post("/api/accounts", json=SHOPPER)
         ada.post("/api/cart/items", json={"product_id": services.lamp})
-        order_id = _checkout(ada).json()["id"]
+        placed = _checkout(ada)
+        assert placed.status_code == 201, placed.text
+        order_id = placed.json()["id"]
         forbidden = ada.post(f"/api/orders/{order_id}/status", json={"status": "shipped"})
         everyone = ada.get("/api/orders", params={"all": "true"})
         ada.delete("/api/session")
@@ -177,7 +181,9 @@ def test_an_empty_cart_has_no_checkout(services) -> None:
 def test_staff_ship_and_deliver_on_the_orders_page_and_the_shopper_sees_the_timeline(services) -> None:
     with browser(services) as ada:
         ada.post("/api/cart/items", json={"product_id": services.lamp})
-        order_id = _checkout(ada).json()["id"]
+        placed = _checkout(ada)
+        assert placed.status_code == 201, placed.text
+        order_id = placed.json()["id"]
         with browser(services) as staff:
             csrf = re.search(r'name="csrf_token" value="([^"]+)"', staff.get("/admin/login").text).group(1)
             staff.post("/admin/login", data={"csrf_token": csrf, "token": ADMIN_TOKEN})
