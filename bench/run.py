@@ -337,7 +337,7 @@ def print_report(report: dict) -> None:
         ratio, at = figures["ratio_to_ceiling"], figures["at_200"]
         target = 0.25 if mode == "cached" else 0.10
         log(
-            f"GET /api/products ({mode}): max {figures['max_rate']}/s, ratio {ratio:.3f} "
+            f"GET /api/products ({mode}): max {figures['max_rate']}/s, ratio {ratio:.4f} "
             f"(target >= {target:.2f}: {verdict(ratio >= target)}); at 200/s p50 {at['p50_ms']:.1f} ms, "
             f"p95 {at['p95_ms']:.1f} ms, p99 {at['p99_ms']:.1f} ms (target p95 <= 25 ms: {verdict(at['p95_ms'] <= 25)})"
         )
