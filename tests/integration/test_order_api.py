@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
 
+from mce.kit import idempotency
 from mce.kit.bus.sqlite import SqliteEventBus
 from mce.kit.settings import SettingsError
 from mce.services.order.app import create_app
@@ -340,3 +342,20 @@ def test_staff_see_whose_an_order_is_and_the_moves_they_may_make(tmp_path) -> No
     assert listed[0]["owner"] == "guest-a" and listed[0]["staff_moves"] == ["shipped", "cancelled", "refunded"]
     assert one["staff_moves"] == ["shipped", "cancelled", "refunded"]
     assert "staff_moves" not in shopper_view and "owner" not in shopper_view
+
+
+def test_no_key_fingerprint_holds_the_card_in_a_form_one_could_search_for(tmp_path) -> None:
+    with shop(tmp_path) as running:
+        lamp = running.add_product("Lamp")
+        running.put_in_cart("guest-a", lamp)
+        first = running.checkout("guest-a", "k1")
+        again = running.checkout("guest-a", "k1")
+        engine = create_engine(f"sqlite:///{tmp_path / 'order' / 'order.db'}")
+        with engine.connect() as conn:
+            stored = conn.execute(text("SELECT fingerprint, body FROM idempotency_keys")).all()
+        engine.dispose()
+    body = {"owner": "guest-a", "payment": payment(), "shipping_address": ADDRESS}
+    plain = idempotency.fingerprint("POST", "/orders", body)
+    assert first.status_code == 201 and again.headers["idempotent-replayed"] == "true"
+    assert [row.fingerprint for row in stored] != [plain]
+    assert payment()["card_number"].replace(" ", "") not in stored[0].body.decode()
