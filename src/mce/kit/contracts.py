@@ -362,3 +362,51 @@ class StockReleasePayload(BaseModel):
 
     reference: str
     items: list[ReleasedItemPayload]
+
+
+# Shopper activity and the unique-users windows. The topics are settings (production reads the Event Hubs hubs
+# `events` and `results`); these are the defaults. Each topic carries the kit envelope (kit.events.Event) whose
+# `data` is the design doc's shape: `ActivityPayload` on user-events, `WindowPayload` on analytics-results.
+USER_EVENTS_TOPIC = "user-events"
+ANALYTICS_RESULTS_TOPIC = "analytics-results"
+USER_ACTIVITY = "UserActivityRecorded"  # key: user_id, so one shopper's events stay in order
+WINDOW_COUNTED = "ActivityWindowCounted"  # key: str(window_start), so one window's corrections stay in order
+ActivityType = Literal["view_product", "search", "add_to_cart", "purchase"]
+ACTIVITY_TYPES: tuple[str, ...] = get_args(ActivityType)
+ACTIVITY_USER_ID_MAX = 100  # the design doc's VARCHAR(100)
+ACTIVITY_USER_ID_PATTERN = r"^[A-Za-z0-9_.:@-]{1,100}$"
+ACTIVITY_METADATA_KEYS_MAX = 20
+ACTIVITY_METADATA_VALUE_MAX = 200
+WINDOW_SIZE_MS = 60_000
+ActivityMetadataValue = Annotated[str, Field(max_length=ACTIVITY_METADATA_VALUE_MAX)] | int | bool | None
+
+
+class ActivityPayload(BaseModel):
+    """One shopper action in the design doc's schema; `timestamp` is event time in whole seconds since the epoch."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    user_id: Annotated[str, Field(min_length=1, max_length=ACTIVITY_USER_ID_MAX, pattern=ACTIVITY_USER_ID_PATTERN)]
+    event_type: ActivityType
+    product_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    timestamp: Annotated[int, Field(ge=0, le=2**40)]
+    metadata: dict[str, ActivityMetadataValue] = Field(default_factory=dict, max_length=ACTIVITY_METADATA_KEYS_MAX)
+
+
+class WindowPayload(BaseModel):
+    """One closed one-minute event-time window: distinct users and events in [window_start, window_end), in ms."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    window_start: Annotated[int, Field(ge=0)]
+    window_end: Annotated[int, Field(ge=0)]
+    unique_users: Annotated[int, Field(ge=0)]
+    event_count: Annotated[int, Field(ge=0)]
+
+    @field_validator("window_end")
+    @classmethod
+    def _after_start(cls, value: int, info: Any) -> int:
+        start = info.data.get("window_start")
+        if start is not None and value <= start:
+            raise ValueError("must be after window_start")
+        return value
