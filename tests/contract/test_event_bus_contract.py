@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mce.kit.bus.port import EventBus, last_per_partition
+from mce.kit.bus.port import Delivery, EventBus, last_per_partition
 from mce.kit.bus.sqlite import SqliteEventBus
 from mce.kit.events import Event
 
@@ -207,3 +208,40 @@ def test_two_members_of_a_group_together_see_every_event(open_bus) -> None:
         for sub in (one, two):
             seen.update(d.event.data["n"] for d in sub.poll(100, timeout=0.1))
     assert seen == set(range(40))
+
+
+def test_a_raw_poll_gives_each_events_place_and_stored_bytes_without_parsing_them(open_bus) -> None:
+    bus = open_bus()
+    sent = events(5)
+    bus.publish("t", sent)
+    parsed = drain(bus.subscribe("t", "one"), 5)
+    raw = bus.subscribe("t", "two").poll_raw(100, timeout=1.0)
+    assert [(p, o) for p, o, _ in raw] == [(d.partition, d.offset) for d in parsed]
+    assert [Event.from_bytes(payload) for _, _, payload in raw] == sent
+
+
+def test_a_raw_poll_moves_on_and_a_commit_of_its_last_offset_holds(open_bus) -> None:
+    bus = open_bus()
+    bus.publish("t", events(6))
+    sub = bus.subscribe("t", "g")
+    first = sub.poll_raw(3, timeout=1.0)
+    rest = sub.poll_raw(100, timeout=1.0)
+    assert len(first) == 3 and len(rest) == 3
+    partition, offset, _ = first[-1]
+    sub.commit(Delivery("t", partition, offset, "", None))
+    sub.close()
+    again = drain(bus.subscribe("t", "g"), 3)
+    assert [d.event.data["n"] for d in again] == [3, 4, 5]
+
+
+def test_a_raw_poll_hands_over_bytes_that_are_not_an_event_as_they_are(open_bus) -> None:
+    bus = open_bus()
+    if not isinstance(bus, SqliteEventBus):
+        pytest.skip("only the embedded log lets a test store bytes that are not an event")
+    bus.publish("t", events(1))
+    with sqlite3.connect(bus.path) as conn:
+        conn.execute(
+            "INSERT INTO events (topic, key, event_id, payload, stored_at) VALUES ('t', 'k', 'x', ?, 0)", (b"not json",)
+        )
+    raw = bus.subscribe("t", "g").poll_raw(100, timeout=1.0)
+    assert raw[-1][2] == b"not json"

@@ -37,6 +37,13 @@ class Subscription(ABC):
     def poll(self, max_events: int = 100, timeout: float = 1.0) -> list[Delivery]:
         """Next events after those already polled, in order within each partition; waits up to timeout for one."""
 
+    def poll_raw(self, max_events: int = 100, timeout: float = 1.0) -> list[tuple[int, int, bytes]]:
+        """As poll, unparsed: (partition, offset, stored bytes) of each, for a consumer that reads only a few fields.
+
+        Commit one with a Delivery of its partition and offset. Adapters whose parse is costly override this.
+        """
+        return [(d.partition, d.offset, d.raw) for d in self.poll(max_events, timeout)]
+
     @abstractmethod
     def commit(self, delivery: Delivery) -> None:
         """Record that the group has handled this delivery and every earlier one in its partition."""

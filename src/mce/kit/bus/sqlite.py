@@ -188,15 +188,24 @@ class SqliteSubscription(Subscription):
         self._position = row[0] if row else 0
 
     def poll(self, max_events: int = 100, timeout: float = 1.0) -> list[Delivery]:
+        rows = self._next_rows("seq, key, payload", max_events, timeout)
+        return [_delivery(self.topic, seq, key, payload) for seq, key, payload in rows]
+
+    def poll_raw(self, max_events: int = 100, timeout: float = 1.0) -> list[tuple[int, int, bytes]]:
+        # SQLite builds the tuples itself: no Python work per event here, which the stream runner's speed needs.
+        return self._next_rows(f"{PARTITION}, seq, payload", max_events, timeout, position_column=1)
+
+    def _next_rows(self, columns: str, max_events: int, timeout: float, *, position_column: int = 0) -> list[tuple]:
+        """The next rows after the position, waiting up to timeout for one; moves the position past them."""
         deadline = time.monotonic() + timeout
         while True:
             rows = self._conn.execute(
-                "SELECT seq, key, payload FROM events WHERE topic = ? AND seq > ? ORDER BY seq LIMIT ?",
+                f"SELECT {columns} FROM events WHERE topic = ? AND seq > ? ORDER BY seq LIMIT ?",
                 (self.topic, self._position, max_events),
             ).fetchall()
             if rows:
-                self._position = rows[-1][0]
-                return [_delivery(self.topic, seq, key, payload) for seq, key, payload in rows]
+                self._position = rows[-1][position_column]
+                return rows
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return []
