@@ -104,6 +104,7 @@ SERVICES = (
         migrations="mce.services.frontend.store.tables:MIGRATIONS",
         public=True,
     ),
+    ServiceSpec("stream", "mce.stream.app:create_app", "mce.stream.settings:StreamSettings", 8006),
 )
 BY_NAME = {spec.name: spec for spec in SERVICES}
 

@@ -1,0 +1,25 @@
+"""Settings of the stream job, read from MCE_ environment variables."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+
+from mce.kit.bus.factory import BusSettings
+from mce.kit.contracts import ANALYTICS_RESULTS_TOPIC, USER_EVENTS_TOPIC
+
+# Kafka's rule for topic names, which Event Hubs and the embedded log accept too.
+TopicName = Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,249}$")]
+
+
+class StreamSettings(BusSettings):
+    """The window job's lateness bound, its topics, its consumer group and how often it checkpoints."""
+
+    # How far behind the newest event time an event may arrive and still count (the watermark's lag).
+    stream_out_of_orderness_ms: int = Field(default=5000, ge=0, le=24 * 3600 * 1000)
+    stream_group: str = Field(default="stream", pattern=r"^[A-Za-z0-9._-]{1,200}$")
+    stream_batch_size: int = Field(default=10_000, ge=1, le=1_000_000)
+    stream_checkpoint_interval_s: float = Field(default=1.0, gt=0, le=3600)
+    user_events_topic: TopicName = USER_EVENTS_TOPIC
+    analytics_results_topic: TopicName = ANALYTICS_RESULTS_TOPIC
