@@ -132,7 +132,11 @@ class StreamRunner:
         return polled
 
     def run_to_end(self, *, flush: bool = True) -> None:
-        """Consume what the topic holds now; with flush (a bounded input's end) emit every open window; checkpoint."""
+        """Consume what the topic holds now; with flush (a bounded input's end) emit every open window; checkpoint.
+
+        A flushed job is finished, like Flink's at its end-of-input watermark: it, and a runner restored from its
+        checkpoint, count any later event as late.
+        """
         while self.step(0.0):
             pass
         if flush:
