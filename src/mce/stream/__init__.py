@@ -1,0 +1,1 @@
+"""The unique-users stream job: its window semantics, the embedded runner and its deployable."""
