@@ -17,10 +17,11 @@ DEV := $(VENV)/.installed-dev
 up: install ## run every service on embedded backends and print the storefront URL
 	$(VENV)/bin/mce up
 
-test: install-dev ## install test servers (PostgreSQL, Chromium), then run the whole suite
+test: install-dev ## install test servers (PostgreSQL, Chromium, PyFlink's environment), then run the whole suite
 	@pg_url=$$(deploy/local/postgres.sh) && chromium=$$(deploy/local/chromium.sh) && \
-	MCE_TEST_POSTGRES_URL="$$pg_url" MCE_CHROMIUM="$$chromium" MCE_REQUIRE_TEST_SERVERS=1 \
-	$(VENV)/bin/pytest
+	flink_python=$$(deploy/local/flink-env.sh) && \
+	MCE_TEST_POSTGRES_URL="$$pg_url" MCE_CHROMIUM="$$chromium" MCE_FLINK_PYTHON="$$flink_python" \
+	MCE_REQUIRE_TEST_SERVERS=1 $(VENV)/bin/pytest
 
 install: $(RUNTIME) ## create the virtual environment from the lock file, with what the platform runs on
 
@@ -56,4 +57,4 @@ load: install-dev ## the design's load test with Locust (ramp, hold, ramp down);
 		--duration $(LOAD_DURATION) --users-peak $(LOAD_USERS) $(LOAD_ARGS)
 
 clean: ## remove the environment and local data
-	rm -rf $(VENV) $(TOOLS) .mce
+	rm -rf $(VENV) $(TOOLS) .mce .venv-flink

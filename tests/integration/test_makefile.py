@@ -27,6 +27,7 @@ def clone(tmp_path: Path) -> Path:
         ".venv/bin/python",
         "deploy/local/postgres.sh",
         "deploy/local/chromium.sh",
+        "deploy/local/flink-env.sh",
     ):
         path = tmp_path / tool
         path.parent.mkdir(parents=True, exist_ok=True)
