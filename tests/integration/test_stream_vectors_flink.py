@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 from pathlib import Path
@@ -12,32 +11,20 @@ import pytest
 from mce.kit.contracts import USER_ACTIVITY, WINDOW_COUNTED, ActivityPayload, WindowPayload
 from mce.kit.events import ENVELOPE_VERSION, Event
 from tests.conftest import skip_or_fail
+from tests.stream_vectors import case_names, load_case
 
 ROOT = Path(__file__).resolve().parents[2]
-VECTORS = ROOT / "tests" / "vectors" / "stream"
 JOB = ROOT / "src" / "mce" / "stream" / "flink_job.py"
 JOB_TIMEOUT_S = 600
 
 pytestmark = pytest.mark.flink
 
 
-def case_names() -> list[str]:
-    """Every vector case: a folder holding events.jsonl, expected.jsonl and case.json."""
-    if not VECTORS.is_dir():
-        return []
-    return sorted(path.parent.name for path in VECTORS.glob("*/events.jsonl"))
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    """The JSON objects of a JSON-lines file, blank lines skipped."""
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
 def write_envelopes(case: str, directory: Path) -> None:
     """The case's flat activity payloads as user-events carries them: one kit envelope per line, in arrival order."""
     directory.mkdir(parents=True)
     with (directory / "events.jsonl").open("wb") as out:
-        for raw in read_jsonl(VECTORS / case / "events.jsonl"):
+        for raw in load_case(case).events:
             payload = ActivityPayload.model_validate(raw)
             event = Event(type=USER_ACTIVITY, key=payload.user_id, data=payload.model_dump(mode="json"))
             out.write(event.to_bytes() + b"\n")
@@ -71,12 +58,11 @@ def flink_python() -> str:
 def flink_results(flink_python: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Event]]:
     """Every case through one Flink job (one JVM start), each case its own pipeline with its own watermark."""
     cases = case_names()
-    assert cases, f"no stream test vectors under {VECTORS}"
     work = tmp_path_factory.mktemp("flink")
     command = [flink_python, str(JOB)]
     for case in cases:
         write_envelopes(case, work / "in" / case)
-        bound = json.loads((VECTORS / case / "case.json").read_text())["out_of_orderness_ms"]
+        bound = load_case(case).out_of_orderness_ms
         command += ["--input", str(work / "in" / case), "--output", str(work / "out" / case)]
         command += ["--out-of-orderness-ms", str(bound)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=JOB_TIMEOUT_S)
@@ -84,15 +70,11 @@ def flink_results(flink_python: str, tmp_path_factory: pytest.TempPathFactory) -
     return {case: read_results(work / "out" / case) for case in cases}
 
 
-def test_there_are_stream_vectors_to_check() -> None:
-    assert case_names(), f"no stream test vectors under {VECTORS}: the Flink job would be checked against nothing"
-
-
 @pytest.mark.parametrize("case", case_names())
 def test_the_flink_job_counts_every_window_exactly_as_the_vector_expects(
     case: str, flink_results: dict[str, list[Event]]
 ) -> None:
-    expected = read_jsonl(VECTORS / case / "expected.jsonl")
+    expected = load_case(case).expected
     assert [WindowPayload.model_validate(event.data).model_dump() for event in flink_results[case]] == expected
 
 
