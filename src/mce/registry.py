@@ -104,6 +104,12 @@ SERVICES = (
         migrations="mce.services.frontend.store.tables:MIGRATIONS",
         public=True,
     ),
+    ServiceSpec(
+        "image-processor",
+        "mce.services.image_processor.app:create_app",
+        "mce.services.image_processor.settings:ImageProcessorServiceSettings",
+        8008,
+    ),
 )
 BY_NAME = {spec.name: spec for spec in SERVICES}
 
