@@ -25,6 +25,8 @@ class FakeProductImages:
     current_upload: dict[int, str] = field(default_factory=dict)
     images: dict[int, dict[str, str]] = field(default_factory=dict)
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    # While set, every call is answered 503 (the service is up but cannot serve).
+    overloaded: bool = False
     _server: ThreadingHTTPServer | None = None
 
     @property
@@ -40,6 +42,8 @@ class FakeProductImages:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))) or b"null")
                 fake.calls.append((self.path, body))
                 match = _PATH.fullmatch(self.path)
+                if fake.overloaded:
+                    return self._answer(503, {"error": {"code": "unavailable", "message": "try again"}})
                 if self.headers.get("Authorization") != f"Bearer {fake.token}":
                     return self._answer(401, {"error": {"code": "unauthorized", "message": "bad token"}})
                 if match is None or int(match[1]) not in fake.current_upload:
@@ -63,7 +67,7 @@ class FakeProductImages:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self.port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
         return self
 
     def stop(self) -> None:
