@@ -161,3 +161,9 @@ def test_a_cmyk_jpeg_becomes_an_rgb_thumbnail() -> None:
     image = thumbnails(data)[512]
     assert image.mode == "RGB"
     assert image.size == (512, 384)
+
+
+def test_a_16_bit_grey_png_keeps_its_tones() -> None:
+    data = encode(Image.new("I;16", (300, 200), 40_000), "PNG")
+    image = thumbnails(data)[128].convert("RGB")
+    assert near(image.getpixel((10, 10)), (156, 156, 156), tolerance=6)

@@ -95,6 +95,9 @@ def _decode(image: Image.Image, largest: int) -> Image.Image:
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         image.load()
     upright = ImageOps.exif_transpose(image)
+    if upright.mode in ("I", "I;16", "I;16B", "I;16L"):
+        # 16-bit grey (PNG): converting straight to RGB clips every value above 255 to white; scale it instead.
+        upright = upright.convert("I").point(lambda value: value * (1 / 256)).convert("L")
     mode = "RGBA" if upright.has_transparency_data else "RGB"
     return upright if upright.mode == mode else upright.convert(mode)
 
