@@ -105,6 +105,12 @@ SERVICES = (
         public=True,
     ),
     ServiceSpec("stream", "mce.stream.app:create_app", "mce.stream.settings:StreamSettings", 8006),
+    ServiceSpec(
+        "image-processor",
+        "mce.services.image_processor.app:create_app",
+        "mce.services.image_processor.settings:ImageProcessorServiceSettings",
+        8008,
+    ),
 )
 BY_NAME = {spec.name: spec for spec in SERVICES}
 

@@ -1,0 +1,170 @@
+"""The image-processor runner: the blob store's object-created notifications, off the bus, into the Lambda's code.
+
+It calls the same ImageProcessor.handle the Lambda handler calls, with each event's `data`, which is the S3 event
+itself. Replicas share one consumer group: their effects (thumbnails, the product's image) are shared state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from mce.functions.image_processor.handler import build_processor
+from mce.functions.image_processor.processor import ImageProcessor, Outcome
+from mce.kit.app import add_readiness_check, create_service_app
+from mce.kit.blob.notifications import BLOB_CREATED
+from mce.kit.bus.consumer import Consumer
+from mce.kit.bus.factory import build_bus
+from mce.kit.bus.port import EventBus
+from mce.kit.events import Event
+from mce.kit.settings import load_settings
+from mce.services.image_processor.settings import ImageProcessorServiceSettings
+
+log = logging.getLogger(__name__)
+
+CONSUMER_GROUP = "image-processor"
+
+
+class RunnerMetrics:
+    """Counts of uploads processed (by what product did), rejected (by reason), ignored, and failed attempts."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.processed = Counter(
+            "image_processor_processed_total",
+            "Uploads whose thumbnails were written, by the product service's answer",
+            ["product"],
+            registry=registry,
+        )
+        self.rejected = Counter(
+            "image_processor_rejected_total", "Uploads refused as images, by reason", ["reason"], registry=registry
+        )
+        self.ignored = Counter(
+            "image_processor_ignored_total",
+            "Records that named no upload (another prefix, our own thumbnails, another bucket) or a vanished one",
+            registry=registry,
+        )
+        self.failed = Counter(
+            "image_processor_failed_total",
+            "Notifications whose handling raised (product down, store error); each is retried",
+            registry=registry,
+        )
+        self.seconds = Histogram(
+            "image_processor_record_seconds",
+            "Time to process one upload: read, thumbnails, writes and the product call",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+            registry=registry,
+        )
+
+    def count(self, outcome: Outcome) -> None:
+        """Count one record's outcome."""
+        if outcome.outcome == "processed":
+            self.processed.labels(outcome.reason).inc()
+            self.seconds.observe(outcome.seconds)
+        elif outcome.outcome == "rejected":
+            self.rejected.labels(outcome.reason).inc()
+        else:
+            self.ignored.inc()
+
+
+def handle_notifications(processor: ImageProcessor, metrics: RunnerMetrics, events: Sequence[Event]) -> None:
+    """Run each notification's S3 event through the processor; raise (for a retry) as the Lambda would."""
+    for event in events:
+        if event.type != BLOB_CREATED:
+            log.info("skipped event %s of type %r on the notifications topic", event.event_id, event.type)
+            continue
+        try:
+            outcomes = processor.handle(event.data)
+        except Exception:
+            metrics.failed.inc()
+            raise
+        for outcome in outcomes:
+            metrics.count(outcome)
+
+
+async def stats(request: Request) -> dict[str, Any]:
+    """The consumer's progress."""
+    consumer: Consumer = request.app.state.consumer
+    return {
+        "consumer": {
+            "group": consumer.group,
+            "topic": consumer.topic,
+            "alive": consumer.alive,
+            "handled": consumer.handled,
+            "dead_lettered": consumer.dead_lettered,
+            "last_error": consumer.last_error,
+        }
+    }
+
+
+def _lifespan(
+    settings: ImageProcessorServiceSettings, bus: EventBus | None, processor: ImageProcessor | None
+) -> Callable[[FastAPI], Any]:
+    """Build the processor and follow the notifications topic; undo that on shutdown."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            event_bus = bus or build_bus(settings)
+            if bus is None:
+                stack.callback(event_bus.close)
+            work = processor or build_processor(settings)
+            if processor is None:
+                stack.callback(work.store.close)
+            handler = functools.partial(handle_notifications, work, app.state.runner_metrics)
+            topic = settings.blob_notifications_topic
+            consumer = Consumer(event_bus, topic, CONSUMER_GROUP, handler, max_batch=settings.image_batch_size)
+            consumer.start()
+            stack.push_async_callback(asyncio.to_thread, consumer.stop)
+            app.state.consumer = consumer
+            app.state.processor = work
+
+            async def consumer_runs() -> None:
+                if not consumer.alive:
+                    raise RuntimeError("the notification consumer has stopped")
+
+            add_readiness_check(app, "blob_store", functools.partial(asyncio.to_thread, work.store.ping))
+            add_readiness_check(app, "bus", functools.partial(asyncio.to_thread, event_bus.ping))
+            add_readiness_check(app, "consumer", consumer_runs)
+            log.info(
+                "image-processor is following %r as group %r; product at %s",
+                settings.blob_notifications_topic,
+                CONSUMER_GROUP,
+                settings.product_url,
+            )
+            yield
+
+    return lifespan
+
+
+def create_app(
+    settings: ImageProcessorServiceSettings | None = None,
+    *,
+    bus: EventBus | None = None,
+    processor: ImageProcessor | None = None,
+) -> FastAPI:
+    """The runner app; its lifespan builds what is not passed in, and closes only what it built."""
+    settings = settings or load_settings(ImageProcessorServiceSettings)
+    app = create_service_app(
+        "image-processor",
+        settings,
+        lifespan=_lifespan(settings, bus, processor),
+        description="Makes WebP thumbnails of uploaded product photos and tells the product service their URLs.",
+    )
+    app.state.runner_metrics = RunnerMetrics(app.state.metrics.registry)
+    if settings.public_metrics:
+        app.add_api_route(
+            "/stats",
+            stats,
+            methods=["GET"],
+            tags=["ops"],
+            summary="Internal: the notification consumer's progress",
+            description="For operators; served only where /metrics is (MCE_PUBLIC_METRICS).",
+        )
+    return app
