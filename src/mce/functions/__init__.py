@@ -1,0 +1,1 @@
+"""Serverless entry points: each folder is one function app, deployed with its own requirements."""
