@@ -111,17 +111,27 @@ def test_an_empty_store_serves_no_windows(store) -> None:
     assert served(store) == []
 
 
-def test_windows_past_the_retention_and_old_inbox_entries_are_purged(engine, store) -> None:
+def test_windows_stored_before_the_retention_and_old_inbox_entries_are_purged(engine, store) -> None:
     usecases.record_results(store, [window_event(minute, 1, 1) for minute in range(5)])
+    now = datetime.now(UTC)
     with engine.begin() as conn:
-        conn.execute(update(inbox).values(processed_at=datetime.now(UTC) - timedelta(days=8)))
-    # Two hours are kept and now is two hours after minute 2 ended: minutes 0 and 1 ended before that.
-    now_ms = window_start(3) + 2 * 3600 * 1000
-    removed = usecases.purge_old_windows(store, now_ms=now_ms, retention=timedelta(hours=2))
+        conn.execute(update(inbox).values(processed_at=now - timedelta(hours=3)))
+        for minute, hours_ago in ((0, 5), (1, 2.01), (2, 1.99)):
+            stored_at = now - timedelta(hours=hours_ago)
+            conn.execute(
+                update(windows).where(windows.c.window_start == window_start(minute)).values(stored_at=stored_at)
+            )
+    removed = usecases.purge_old_windows(store, retention=timedelta(hours=2))
     assert removed == 2
     assert [w["window_start"] for w in served(store)] == [window_start(m) for m in (4, 3, 2)]
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(inbox)).scalar_one() == 0
+
+
+def test_a_window_however_old_its_event_time_is_kept_while_recently_stored(store) -> None:
+    usecases.record_results(store, [window_event(0, 1, 1)])
+    assert usecases.purge_old_windows(store, retention=timedelta(minutes=1)) == 0
+    assert served(store) == as_served((0, 1, 1))
 
 
 def test_concurrent_writers_of_one_window_leave_the_newest_copy(engine, store) -> None:

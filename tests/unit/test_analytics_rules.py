@@ -77,7 +77,9 @@ def test_a_window_beyond_the_exact_integers_of_a_browser_or_an_overlong_event_id
     event = window_event(0, 1, 1)
     far = 2**60 - 2**60 % 60_000
     with pytest.raises(MalformedWindow, match="window_end"):
-        window_from_event(_with(event, key=str(far), data={**event.data, "window_start": far, "window_end": far + 60_000}))
+        window_from_event(
+            _with(event, key=str(far), data={**event.data, "window_start": far, "window_end": far + 60_000})
+        )
     with pytest.raises(MalformedWindow, match="event id"):
         window_from_event(_with(event, event_id="x" * 65))
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
@@ -92,7 +91,7 @@ def create_app(settings: AnalyticsSettings | None = None, *, bus: EventBus | Non
                 metrics.show_latest(next(iter(store.recent(1)), None))
 
             def purge() -> None:
-                removed = usecases.purge_old_windows(store, now_ms=int(time.time() * 1000), retention=retention)
+                removed = usecases.purge_old_windows(store, retention=retention)
                 if removed:
                     log.info("purged %d windows older than %s", removed, retention)
 

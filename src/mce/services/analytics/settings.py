@@ -16,7 +16,7 @@ class AnalyticsSettings(DatabaseSettings, BusSettings):
 
     # The stream job's output topic (production: the Event Hubs hub `results`).
     analytics_results_topic: str = Field(default=ANALYTICS_RESULTS_TOPIC, min_length=1, max_length=200)
-    # Windows that ended longer ago than this (event time) are purged in the background.
+    # Windows stored (or last corrected) longer ago than this are purged in the background.
     analytics_retention_hours: float = Field(default=168.0, gt=0, le=24 * 366)
 
     def resolved_url(self) -> str:

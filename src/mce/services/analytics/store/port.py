@@ -31,8 +31,8 @@ class WindowStore(ABC):
         """Up to limit windows, newest window_start first."""
 
     @abstractmethod
-    def purge(self, *, ended_before_ms: int, inbox_older_than: timedelta) -> int:
-        """Forget windows that ended before the time (ms) and inbox entries older than that; the windows removed."""
+    def purge(self, older_than: timedelta) -> int:
+        """Forget windows stored (or last corrected) longer ago than this, and inbox entries as old; windows removed."""
 
     @abstractmethod
     def ping(self) -> None:

@@ -31,7 +31,7 @@ _RECENT = (
     .order_by(windows.c.window_start.desc())
     .limit(bindparam("limit"))
 )
-_PURGE = delete(windows).where(windows.c.window_end < bindparam("ended_before"))
+_PURGE = delete(windows).where(windows.c.stored_at < bindparam("stored_before"))
 
 
 @cache
@@ -101,10 +101,10 @@ class SqlWindowStore(WindowStore):
             rows = conn.execute(_RECENT, {"limit": limit}).all()
         return [WindowRecord(*row) for row in rows]
 
-    def purge(self, *, ended_before_ms: int, inbox_older_than: timedelta) -> int:
+    def purge(self, older_than: timedelta) -> int:
         with translated_errors(WHAT), write_transaction(self.engine) as conn:
-            removed = conn.execute(_PURGE, {"ended_before": ended_before_ms}).rowcount
-            purge_inbox(conn, inbox, inbox_older_than)
+            removed = conn.execute(_PURGE, {"stored_before": datetime.now(UTC) - older_than}).rowcount
+            purge_inbox(conn, inbox, older_than)
         return removed
 
     def ping(self) -> None:

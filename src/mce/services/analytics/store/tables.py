@@ -22,14 +22,15 @@ windows = Table(
     "windows",
     metadata,
     Column("window_start", BigInteger, primary_key=True, autoincrement=False),
-    Column("window_end", BigInteger, nullable=False, index=True),
+    Column("window_end", BigInteger, nullable=False),
     Column("unique_users", BigInteger, nullable=False),
     Column("event_count", BigInteger, nullable=False),
     Column("event_id", EVENT_ID, nullable=False),
     Column("occurred_at_us", BigInteger, nullable=False),
     # How many copies of the window have been kept: 1, then one more per correction.
     Column("revision", Integer, nullable=False),
-    Column("stored_at", UtcDateTime, nullable=False),
+    # When this copy was stored: retention counts from it, so a replay of old events is kept as long as fresh ones.
+    Column("stored_at", UtcDateTime, nullable=False, index=True),
 )
 
 inbox = inbox_table(metadata)

@@ -23,7 +23,7 @@ def upgrade() -> None:
         sa.Column("revision", sa.Integer, nullable=False),
         sa.Column("stored_at", UtcDateTime, nullable=False),
     )
-    op.create_index("ix_windows_window_end", "windows", ["window_end"])
+    op.create_index("ix_windows_stored_at", "windows", ["stored_at"])
     op.create_table(
         "inbox",
         sa.Column("consumer_group", sa.String(200), nullable=False),
