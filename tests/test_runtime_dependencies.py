@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import ast
+import os
+import re
+import subprocess
 import sys
 import tomllib
 from importlib.metadata import packages_distributions
@@ -19,8 +22,13 @@ def _normal(name: str) -> str:
 
 def runtime_distributions() -> set[str]:
     """Every distribution uv.lock installs for mce without its dev group: the dependencies, their extras, and theirs."""
+    return installed_with([{"name": "mce"}])
+
+
+def installed_with(wanted: list[dict]) -> set[str]:
+    """The distributions uv.lock installs for these requirements (`{"name", "extra"}`), theirs included."""
     packages = {_normal(p["name"]): p for p in tomllib.loads((ROOT / "uv.lock").read_text())["package"]}
-    wanted, seen = [{"name": "mce"}], set()
+    seen = set()
     while wanted:
         item = wanted.pop()
         name = _normal(item["name"])
@@ -51,6 +59,8 @@ def test_the_platform_imports_only_what_its_runtime_dependencies_install() -> No
     providers = packages_distributions()
     outside = []
     for path in sorted((ROOT / "src" / "mce").rglob("*.py")):
+        if _function_app(path) is not None:
+            continue  # deployed on its own with its requirements.txt; checked below
         for module in imported_modules(path):
             if module in sys.stdlib_module_names or module in ("mce", "__future__"):
                 continue
@@ -59,3 +69,54 @@ def test_the_platform_imports_only_what_its_runtime_dependencies_install() -> No
             if not {_normal(d) for d in providers.get(module, [])} & runtime:
                 outside.append(f"{path.relative_to(ROOT)} imports {module}")
     assert outside == [], "not installed by `make up` (add it to [project] dependencies):\n" + "\n".join(outside)
+
+
+def _function_app(path: Path) -> Path | None:
+    """The requirements.txt of the function app a module belongs to (one deployed with its own), if any."""
+    for folder in path.parents:
+        if (folder / "requirements.txt").exists():
+            return folder / "requirements.txt"
+        if folder == ROOT / "src":
+            return None
+    return None
+
+
+def _requirements(path: Path) -> list[dict]:
+    """A requirements.txt's names and extras."""
+    wanted = []
+    for line in path.read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            name = re.split(r"[<>=!~; ]", line)[0]
+            base, _, extras = name.partition("[")
+            wanted.append({"name": base, "extra": [e for e in extras.rstrip("]").split(",") if e]})
+    return wanted
+
+
+def test_each_function_app_imports_only_what_its_requirements_install() -> None:
+    apps = sorted({app for path in (ROOT / "src" / "mce").rglob("*.py") if (app := _function_app(path))})
+    assert apps, "no function app found"
+    providers = packages_distributions()
+    for requirements in apps:
+        allowed = installed_with(_requirements(requirements))
+        module = ".".join(requirements.parent.relative_to(ROOT / "src").parts + ("function_app",))
+        # What loading the app really imports, the shared mce code's own imports included.
+        probe = f"import sys, {module}; print(' '.join(sorted({{m.split('.')[0] for m in sys.modules}})))"
+        loaded = subprocess.run(
+            [sys.executable, "-c", probe],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        outside = [
+            name
+            for name in loaded
+            if name not in sys.stdlib_module_names
+            and name not in ("mce", "__future__", "__main__", "_distutils_hack")
+            and not name.startswith("_")
+            and providers.get(name)
+            and not {_normal(d) for d in providers[name]} & allowed
+        ]
+        assert outside == [], f"{module} loads what {requirements.relative_to(ROOT)} does not install: {outside}"

@@ -97,6 +97,13 @@ SERVICES = (
         migrations="mce.services.order.store.tables:MIGRATIONS",
     ),
     ServiceSpec(
+        "analytics",
+        "mce.services.analytics.app:create_app",
+        "mce.services.analytics.settings:AnalyticsSettings",
+        8007,
+        migrations="mce.services.analytics.store.tables:MIGRATIONS",
+    ),
+    ServiceSpec(
         "frontend",
         "mce.services.frontend.app:create_app",
         "mce.services.frontend.settings:FrontendSettings",

@@ -48,6 +48,11 @@ def search_api(fuzz_platform: Platform) -> schemathesis.BaseSchema:
     return _schema(fuzz_platform, "search")
 
 
+@pytest.fixture(scope="module")
+def analytics_api(fuzz_platform: Platform) -> schemathesis.BaseSchema:
+    return _schema(fuzz_platform, "analytics")
+
+
 def _call(case: schemathesis.Case, platform: Platform) -> None:
     """Send the case as an admin, so the fuzzer gets past authentication to the validation it tests."""
     case.call_and_validate(headers={"Authorization": f"Bearer {platform.admin_token}"}, checks=[not_a_server_error])
@@ -56,6 +61,7 @@ def _call(case: schemathesis.Case, platform: Platform) -> None:
 frontend_schema = schemathesis.pytest.from_fixture("frontend_api")
 product_schema = schemathesis.pytest.from_fixture("product_api")
 search_schema = schemathesis.pytest.from_fixture("search_api")
+analytics_schema = schemathesis.pytest.from_fixture("analytics_api")
 
 
 @frontend_schema.parametrize()
@@ -73,4 +79,10 @@ def test_the_product_api_never_fails_with_a_5xx(case: schemathesis.Case, fuzz_pl
 @search_schema.parametrize()
 @FUZZ
 def test_the_search_api_never_fails_with_a_5xx(case: schemathesis.Case, fuzz_platform: Platform) -> None:
+    _call(case, fuzz_platform)
+
+
+@analytics_schema.parametrize()
+@FUZZ
+def test_the_analytics_api_never_fails_with_a_5xx(case: schemathesis.Case, fuzz_platform: Platform) -> None:
     _call(case, fuzz_platform)

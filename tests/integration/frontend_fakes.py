@@ -60,6 +60,7 @@ def frontend_client(
     search_transport: Transport | None = None,
     cart_transport: Transport | None = None,
     order_transport: Transport | None = None,
+    analytics_transport: Transport | None = None,
     **overrides: Any,
 ) -> TestClient:
     """A test client for a frontend whose backends are the given fakes; no search means search is down."""
@@ -69,5 +70,6 @@ def frontend_client(
         search_transport=search_transport or (AsgiTransport(search.app()) if search is not None else DownTransport()),
         cart_transport=cart_transport or DownTransport(),
         order_transport=order_transport or DownTransport(),
+        analytics_transport=analytics_transport or DownTransport(),
     )
     return TestClient(app)

@@ -1,1 +1,1 @@
-"""Serverless functions: code a cloud runs on a trigger (the image processor as an AWS Lambda), and runners here."""
+"""Serverless entry points, each folder one function app: the image processor (Lambda), analytics (Azure)."""

@@ -35,7 +35,12 @@ def first_delivery(conn: Connection, table: Table, group: str, event: Event) -> 
 
     On PostgreSQL a concurrent twin waits on the primary key until this transaction ends, then finds the row.
     """
-    values = {"consumer_group": group, "event_id": event.event_id, "processed_at": datetime.now(UTC)}
+    return first_delivery_of(conn, table, group, event.event_id)
+
+
+def first_delivery_of(conn: Connection, table: Table, group: str, event_id: str) -> bool:
+    """first_delivery by the event's id alone, for a consumer that keeps the id and not the whole event."""
+    values = {"consumer_group": group, "event_id": event_id, "processed_at": datetime.now(UTC)}
     # RETURNING, not rowcount: drivers disagree on rowcount for an INSERT that did nothing.
     return conn.execute(_first_statement(conn.dialect.name, table), values).first() is not None
 

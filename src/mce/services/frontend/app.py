@@ -23,6 +23,8 @@ from mce.services.frontend import (
     account_api,
     account_pages,
     admin,
+    analytics_api,
+    analytics_pages,
     api,
     cart_api,
     cart_pages,
@@ -68,6 +70,7 @@ def create_app(
     search_transport: Transport | None = None,
     cart_transport: Transport | None = None,
     order_transport: Transport | None = None,
+    analytics_transport: Transport | None = None,
 ) -> FastAPI:
     """The frontend app; the transports let tests put fake backends behind the clients."""
     settings = settings or load_settings(FrontendSettings)
@@ -93,6 +96,7 @@ def create_app(
             search_transport=search_transport,
             cart_transport=cart_transport,
             order_transport=order_transport,
+            analytics_transport=analytics_transport,
             on_catalog_write=catalog_changed,
         )
         app.state.backends = backends
@@ -113,6 +117,7 @@ def create_app(
         add_readiness_check(app, "search", backends.search.ping, required=False)
         add_readiness_check(app, "cart", backends.cart.ping, required=False)
         add_readiness_check(app, "order", backends.order.ping, required=False)
+        add_readiness_check(app, "analytics", backends.analytics.ping, required=False)
         chores = asyncio.create_task(_housekeeping(store, limiter, settings), name="frontend-housekeeping")
         try:
             yield
@@ -150,8 +155,10 @@ def create_app(
     app.include_router(account_api.router)
     app.include_router(cart_api.router)
     app.include_router(order_api.router)
+    app.include_router(analytics_api.router)
     app.include_router(pages.router)
     app.include_router(admin.router)
+    app.include_router(analytics_pages.router)
     app.include_router(account_pages.router)
     app.include_router(cart_pages.router)
     app.include_router(order_pages.router)

@@ -135,10 +135,11 @@ class Backends:
     search: Backend
     cart: Backend
     order: Backend
+    analytics: Backend
 
     async def aclose(self) -> None:
         """Close every client's connections."""
-        for backend in (self.product, self.search, self.cart, self.order):
+        for backend in (self.product, self.search, self.cart, self.order, self.analytics):
             await backend.aclose()
 
 
@@ -149,9 +150,10 @@ def open_backends(
     search_transport: Transport | None = None,
     cart_transport: Transport | None = None,
     order_transport: Transport | None = None,
+    analytics_transport: Transport | None = None,
     on_catalog_write: Callable[[], None] = lambda: None,
 ) -> Backends:
-    """Pooled clients for product, search, cart and order; transports let tests put fakes behind them."""
+    """Pooled clients for product, search, cart, order and analytics; transports let tests put fakes behind them."""
     return Backends(
         product=Backend(
             "product",
@@ -163,4 +165,7 @@ def open_backends(
         search=Backend("search", settings.search_url, timeout=settings.http_timeout, transport=search_transport),
         cart=Backend("cart", settings.cart_url, timeout=settings.http_timeout, transport=cart_transport),
         order=Backend("order", settings.order_url, timeout=settings.http_timeout, transport=order_transport),
+        analytics=Backend(
+            "analytics", settings.analytics_url, timeout=settings.http_timeout, transport=analytics_transport
+        ),
     )

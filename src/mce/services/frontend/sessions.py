@@ -289,8 +289,12 @@ def _token_mark(request: Request) -> str:
     return hashlib.sha256(b"mce-admin-session:" + token.encode()).hexdigest()[:32]
 
 
-def is_admin(request: Request) -> bool:
-    """Whether this session belongs to an admin who signed in with the current token, recently enough."""
+def is_admin(request: Request, *, touch: bool = True) -> bool:
+    """Whether this session belongs to an admin who signed in with the current token, recently enough.
+
+    `touch` counts the request as the admin's activity; a page's own polling does not, so a dashboard left open
+    does not keep an admin signed in past their idle time.
+    """
     admin = request.session.get(ADMIN)
     if not isinstance(admin, dict) or not isinstance(admin.get("mark"), str):
         return False
@@ -302,7 +306,7 @@ def is_admin(request: Request) -> bool:
     if now - seen > settings.admin_idle_s or now - since > settings.admin_max_age_s:
         request.session.pop(ADMIN, None)
         return False
-    if now - seen > TOUCH_EVERY.total_seconds():
+    if touch and now - seen > TOUCH_EVERY.total_seconds():
         request.session[ADMIN] = {**admin, "seen": now}
     return True
 

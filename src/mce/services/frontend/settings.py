@@ -19,6 +19,7 @@ class FrontendSettings(DatabaseSettings):
     search_url: str = "http://127.0.0.1:8002"
     cart_url: str = "http://127.0.0.1:8003"
     order_url: str = "http://127.0.0.1:8004"
+    analytics_url: str = "http://127.0.0.1:8007"
     # Unset on a laptop: generated once under the data dir, so every local service agrees on it. Required in production.
     admin_token: str | None = None
     session_secret: str | None = None

@@ -1,0 +1,1 @@
+"""The analytics consumer as an Azure Function app (function_app.py, host.json, requirements.txt)."""

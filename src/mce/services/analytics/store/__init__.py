@@ -1,0 +1,1 @@
+"""The analytics service's storage port and its SQL adapter."""
