@@ -29,8 +29,8 @@ def test_a_guest_is_a_keyed_hash_of_their_shopper_id_never_the_id_or_the_token()
     assert re.fullmatch(r"session-[0-9a-f]{24}", with_sid) and with_sid == renewed
     assert re.fullmatch(r"session-[0-9a-f]{24}", only_token) and only_token != with_sid
     assert "shopper-1" not in with_sid and token not in only_token
-    other_secret = IdentityKeys.derive(b"another-secret-entirely")
-    assert user_id_for(other_secret, {"sid": "shopper-1"}, token=None, address="", user_agent="", now_s=NOON) != with_sid
+    other = IdentityKeys.derive(b"another-secret-entirely")
+    assert user_id_for(other, {"sid": "shopper-1"}, token=None, address="", user_agent="", now_s=NOON) != with_sid
 
 
 def test_a_visitor_is_the_same_all_day_a_stranger_the_next_and_never_their_address() -> None:
