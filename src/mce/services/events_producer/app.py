@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Annotated, Any
@@ -30,6 +31,9 @@ log = logging.getLogger(__name__)
 
 # While the catalog cannot be read (or is empty), it is asked again this often rather than at the usual interval.
 FALLBACK_RETRY_S = 10.0
+# Autostart waits this long for a catalog with products, asking every AUTOSTART_RETRY_S, then starts anyway.
+AUTOSTART_WAIT_S = 30.0
+AUTOSTART_RETRY_S = 1.0
 
 
 class RateBody(BaseModel):
@@ -93,14 +97,19 @@ def _status(request: Request) -> ProducerStatus:
 
 
 async def _follow_catalog(loop: ProducerLoop, products: ServiceClient, refresh_s: float, autostart: bool) -> None:
-    """Read the catalog, start if asked, then read it again now and then (sooner while it is the fallback)."""
-    first = True
+    """Read the catalog, start if asked, then read it again now and then (sooner while it is the fallback).
+
+    Autostart waits a little for a real catalog: under `mce up` the product service starts (and is seeded)
+    alongside this one, and shoppers browsing made-up ids would fill the first windows with them.
+    """
+    waiting = autostart
+    began = time.monotonic()
     while True:
-        loop.simulator.catalog = await read_catalog(products)
-        if first and autostart:
+        loop.simulator.catalog = catalog = await read_catalog(products)
+        if waiting and (not catalog.fallback or time.monotonic() - began >= AUTOSTART_WAIT_S):
             loop.start()
-        first = False
-        await asyncio.sleep(FALLBACK_RETRY_S if loop.simulator.catalog.fallback else refresh_s)
+            waiting = False
+        await asyncio.sleep(AUTOSTART_RETRY_S if waiting else FALLBACK_RETRY_S if catalog.fallback else refresh_s)
 
 
 def create_app(
