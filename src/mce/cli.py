@@ -19,6 +19,8 @@ from mce import registry
 from mce.kit.settings import ENV_PREFIX, SettingsError, load_settings
 
 EXIT_BAD_SETTING = 2
+# With --rate 0 (as fast as possible) event times still advance, this many events per second of event time.
+DEFAULT_EVENT_RATE = 100.0
 
 
 class CommandSettings(BaseSettings):
@@ -127,6 +129,73 @@ def _seed(args: argparse.Namespace) -> int:
     return 0
 
 
+def _produce_events(args: argparse.Namespace) -> int:
+    """Publish exactly --count synthetic activity events on the configured bus; print how fast they went."""
+    import asyncio
+    import contextlib
+    import logging
+    import time
+
+    from mce.kit.bus.factory import build_bus
+    from mce.kit.http import ServiceClient
+    from mce.services.events_producer.catalog import read_catalog
+    from mce.services.events_producer.domain import FALLBACK_CATALOG, ShopperSimulator, parse_mix
+    from mce.services.events_producer.runner import produce_count
+    from mce.services.events_producer.settings import ProducerSettings
+
+    logging.basicConfig(level=logging.WARNING, format="mce: %(message)s")
+    settings = load_settings(
+        ProducerSettings,
+        **_given(
+            producer_users=args.users,
+            producer_mix=args.mix,
+            producer_out_of_order_fraction=args.out_of_order_fraction,
+            producer_max_skew_s=args.max_skew_s,
+            producer_late_fraction=args.late_fraction,
+            producer_lateness_s=args.lateness_s,
+        ),
+    )
+    if args.count < 0 or args.rate < 0 or (args.event_rate is not None and args.event_rate <= 0):
+        raise SettingsError("--count and --rate must be 0 or more, --event-rate above 0")
+
+    async def catalog():  # noqa: ANN202 - a Catalog
+        client = ServiceClient("product", settings.product_url, timeout=settings.http_timeout)
+        try:
+            return await read_catalog(client)
+        finally:
+            await client.aclose()
+
+    simulator = ShopperSimulator(
+        seed=args.seed,
+        users=settings.producer_users,
+        mix=parse_mix(settings.producer_mix),
+        disorder=settings.disorder(),
+        catalog=FALLBACK_CATALOG if args.no_catalog else asyncio.run(catalog()),
+    )
+    start_s = args.start if args.start is not None else int(time.time())
+    event_rate = args.event_rate or args.rate or DEFAULT_EVENT_RATE
+    bus = build_bus(settings)
+    with contextlib.ExitStack() as stack:
+        stack.callback(bus.close)
+        out = stack.enter_context(open(args.out, "wb")) if args.out else None  # noqa: SIM115 - closed by the stack
+        report = produce_count(
+            bus,
+            settings.user_events_topic,
+            simulator,
+            count=args.count,
+            start_s=start_s,
+            event_rate=event_rate,
+            rate=args.rate,
+            out=out,
+        )
+    print(
+        f"published {report.published} events to {settings.user_events_topic!r} in {report.seconds:.3f} s: "
+        f"{report.rate:,.0f} events/s (seed {args.seed}, start {start_s}"
+        f"{', catalog fallback' if simulator.catalog.fallback else ''})"
+    )
+    return 0
+
+
 def _up(args: argparse.Namespace) -> int:
     """Start every service, wait until ready, print where they are, and supervise them."""
     from mce.supervisor import run_platform
@@ -164,6 +233,28 @@ def _parser() -> argparse.ArgumentParser:
     seed.add_argument("--count", type=int, help="products to add (MCE_SEED_PRODUCTS, 1200)")
     seed.add_argument("--force", action="store_true", help="add products even if the catalog has some")
     seed.set_defaults(run=_seed)
+
+    produce = commands.add_parser(
+        "produce-events", help="publish N synthetic shopper activity events on the configured bus (MCE_BUS)"
+    )
+    produce.add_argument("--count", type=int, required=True, help="events to publish, exactly")
+    produce.add_argument("--seed", type=int, default=1, help="the same seed and start make the same events (1)")
+    produce.add_argument("--users", type=int, help="synthetic shoppers (MCE_PRODUCER_USERS, 50)")
+    produce.add_argument("--rate", type=float, default=0.0, help="events per second (0: as fast as it goes)")
+    produce.add_argument("--mix", help="weights by event type, e.g. view_product=70,search=30 (MCE_PRODUCER_MIX)")
+    produce.add_argument("--start", type=int, help="event time of the first event, in epoch seconds (default: now)")
+    produce.add_argument(
+        "--event-rate",
+        type=float,
+        help=f"events per second of event time (default: --rate, or {DEFAULT_EVENT_RATE} with --rate 0)",
+    )
+    produce.add_argument("--out-of-order-fraction", type=float, help="share moved back 1..--max-skew-s seconds (0)")
+    produce.add_argument("--max-skew-s", type=int, help="the most an out-of-order event is moved back (4)")
+    produce.add_argument("--late-fraction", type=float, help="share moved back by --lateness-s (0)")
+    produce.add_argument("--lateness-s", type=int, help="how far back late events are, in seconds (120)")
+    produce.add_argument("--out", help="also write each published event, as JSON lines, to this file")
+    produce.add_argument("--no-catalog", action="store_true", help="do not read the catalog; use product ids 1..100")
+    produce.set_defaults(run=_produce_events)
     return parser
 
 

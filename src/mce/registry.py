@@ -83,6 +83,12 @@ SERVICES = (
     ),
     ServiceSpec("search", "mce.services.search.app:create_app", "mce.services.search.settings:SearchSettings", 8002),
     ServiceSpec(
+        "events-producer",
+        "mce.services.events_producer.app:create_app",
+        "mce.services.events_producer.settings:ProducerSettings",
+        8005,
+    ),
+    ServiceSpec(
         "cart",
         "mce.services.cart.app:create_app",
         "mce.services.cart.settings:CartSettings",

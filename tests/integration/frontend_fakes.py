@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from mce.kit.bus.port import EventBus
 from mce.kit.http import AsgiTransport, NotSent, Transport
 from mce.services.cart.app import create_app as create_cart_app
 from mce.services.cart.settings import CartSettings
@@ -61,6 +62,7 @@ def frontend_client(
     cart_transport: Transport | None = None,
     order_transport: Transport | None = None,
     analytics_transport: Transport | None = None,
+    bus: EventBus | None = None,
     **overrides: Any,
 ) -> TestClient:
     """A test client for a frontend whose backends are the given fakes; no search means search is down."""
@@ -71,5 +73,6 @@ def frontend_client(
         cart_transport=cart_transport or DownTransport(),
         order_transport=order_transport or DownTransport(),
         analytics_transport=analytics_transport or DownTransport(),
+        bus=bus,
     )
     return TestClient(app)

@@ -36,6 +36,7 @@ from mce.kit.contracts import (
 from mce.kit.errors import ErrorBody
 from mce.kit.idempotency import HeaderKey
 from mce.kit.money import Money
+from mce.services.frontend import activity
 from mce.services.frontend.clients import write_headers
 from mce.services.frontend.deps import BackendsDep, CategoryId, ProductId
 
@@ -239,6 +240,7 @@ SearchText = Annotated[SearchWords | None, Query(description="Words to look for"
     "/search", tags=["search"], summary="Search products", responses={200: {"model": SearchResults}, **_errors(422)}
 )
 async def search(
+    request: Request,
     backends: BackendsDep,
     q: SearchText = None,
     category: CategoryFilter = None,
@@ -252,4 +254,7 @@ async def search(
     params = _present(
         q=q, category=category, min_price=min_price, max_price=max_price, sort=sort, limit=limit, offset=offset
     )
-    return await backends.search.relay("GET", "/search", params=params)
+    response = await backends.search.relay("GET", "/search", params=params)
+    if q and response.status_code == 200:
+        activity.record(request, "search", metadata={"query": activity.bounded(q)})
+    return response

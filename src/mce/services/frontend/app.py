@@ -16,6 +16,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 
 from mce.kit.app import add_readiness_check, create_service_app
+from mce.kit.bus.factory import build_bus
+from mce.kit.bus.port import EventBus
 from mce.kit.db import open_engine, read_runner
 from mce.kit.http import Transport
 from mce.kit.settings import load_settings
@@ -32,6 +34,8 @@ from mce.services.frontend import (
     order_pages,
     pages,
 )
+from mce.services.frontend.activity import ActivityRecorder, IdentityKeys, ProductViewMiddleware
+from mce.services.frontend.activity_queue import ActivityMetrics, BackgroundPublisher
 from mce.services.frontend.cache import CatalogCache, CatalogCacheMiddleware
 from mce.services.frontend.clients import open_backends
 from mce.services.frontend.pages import CategoryCache
@@ -44,6 +48,8 @@ from mce.services.frontend.store.tables import MIGRATIONS
 log = logging.getLogger(__name__)
 
 HOUSEKEEPING_EVERY_S = 600.0
+# At shutdown, queued activity events get this long to reach the bus.
+ACTIVITY_FLUSH_S = 2.0
 FAVICON = STATIC_DIR / "favicon.svg"
 
 
@@ -63,6 +69,25 @@ async def _housekeeping(store: SqlSessionStore, limiter: SqlAttemptLimiter, sett
         await asyncio.sleep(HOUSEKEEPING_EVERY_S)
 
 
+def _start_activity(
+    app: FastAPI, settings: FrontendSettings, session_secret: str, bus: EventBus | None
+) -> BackgroundPublisher | None:
+    """Start publishing shopper activity when it is on; the bus is built on the publisher's thread at first use."""
+    if not settings.activity_events:
+        app.state.activity = None
+        return None
+    publisher = BackgroundPublisher(
+        (lambda: bus) if bus is not None else (lambda: build_bus(settings)),
+        settings.user_events_topic,
+        app.state.activity_metrics,
+        max_queued=settings.activity_queue_size,
+        close_bus=bus is None,
+    )
+    publisher.start()
+    app.state.activity = ActivityRecorder(publisher, IdentityKeys.derive(session_secret.encode()))
+    return publisher
+
+
 def create_app(
     settings: FrontendSettings | None = None,
     *,
@@ -71,8 +96,9 @@ def create_app(
     cart_transport: Transport | None = None,
     order_transport: Transport | None = None,
     analytics_transport: Transport | None = None,
+    bus: EventBus | None = None,
 ) -> FastAPI:
-    """The frontend app; the transports let tests put fake backends behind the clients."""
+    """The frontend app; the transports let tests put fake backends behind the clients, and `bus` a bus of theirs."""
     settings = settings or load_settings(FrontendSettings)
     secrets = resolve_secrets(settings)
     catalog_cache = CatalogCache(ttl=settings.catalog_cache_ttl, max_bytes=settings.catalog_cache_mb * 1024 * 1024)
@@ -119,9 +145,13 @@ def create_app(
         add_readiness_check(app, "order", backends.order.ping, required=False)
         add_readiness_check(app, "analytics", backends.analytics.ping, required=False)
         chores = asyncio.create_task(_housekeeping(store, limiter, settings), name="frontend-housekeeping")
+        publisher = _start_activity(app, settings, secrets.session_secret, bus)
         try:
             yield
         finally:
+            if publisher is not None:
+                app.state.activity = None
+                await run_in_threadpool(publisher.stop, ACTIVITY_FLUSH_S)
             catalog_cache.read = None
             chores.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -135,6 +165,7 @@ def create_app(
         lifespan=lifespan,
         description="The storefront and the JSON API in front of the catalog and search.",
         middleware=[
+            Middleware(ProductViewMiddleware, state=lambda: app.state),
             Middleware(CatalogCacheMiddleware, cache=catalog_cache),
             Middleware(
                 SessionMiddleware,
@@ -145,6 +176,7 @@ def create_app(
             ),
         ],
     )
+    app.state.activity_metrics = ActivityMetrics(app.state.metrics.registry, "frontend")
     app.state.secrets = secrets
     app.state.catalog_cache = catalog_cache
     app.state.category_cache = category_cache

@@ -16,6 +16,7 @@ from mce.kit.contracts import CartItemAdd, CartLinePayload, CartQuantityChange
 from mce.kit.errors import ErrorBody
 from mce.kit.http import HttpResponse
 from mce.kit.money import Money
+from mce.services.frontend import activity
 from mce.services.frontend.accounts import ACCOUNT
 from mce.services.frontend.clients import Backend
 from mce.services.frontend.deps import BackendsDep, ProductId
@@ -82,7 +83,10 @@ async def add_item(request: Request, backends: BackendsDep, item: CartItemAdd) -
     """Put a product in the cart: 201 when this made the cart, 409 `out_of_stock` beyond the stock."""
     key = cart_key(request, create=True)
     response = await backends.cart.request("POST", f"/carts/{key}/items", json=item.model_dump())
-    return _shopper_view(backends.cart, response)
+    answer = _shopper_view(backends.cart, response)
+    if answer.status_code in (200, 201):
+        activity.record(request, "add_to_cart", product_id=item.product_id, metadata={"quantity": item.quantity})
+    return answer
 
 
 @router.patch(

@@ -9,7 +9,7 @@ from starlette.datastructures import FormData
 
 from mce.kit.contracts import CART_QUANTITY_MAX, CART_QUANTITY_MIN, MAX_ID
 from mce.kit.errors import DomainError
-from mce.services.frontend import sessions
+from mce.services.frontend import activity, sessions
 from mce.services.frontend.admin import redirect
 from mce.services.frontend.cart_api import EMPTY, cart_key
 from mce.services.frontend.clients import BackendRefused
@@ -32,8 +32,8 @@ def _product_page(form: FormData) -> str:
     return f"/products/{product_id}" if product_id else "/cart"
 
 
-async def _change(request: Request, backends: BackendsDep, method: str, path: str, body: Any, done: str) -> None:
-    """Send one change of the shopper's cart and say how it went, in words a shopper reads."""
+async def _change(request: Request, backends: BackendsDep, method: str, path: str, body: Any, done: str) -> bool:
+    """Send one change of the shopper's cart and say how it went, in words a shopper reads; True when it was made."""
     try:
         await backends.cart.fetch_json_write(method, f"/carts/{cart_key(request, create=True)}{path}", body)
     except BackendRefused as exc:
@@ -42,6 +42,8 @@ async def _change(request: Request, backends: BackendsDep, method: str, path: st
         sessions.flash(request, "The cart cannot be changed right now. Please try again in a moment.", "error")
     else:
         sessions.flash(request, done)
+        return True
+    return False
 
 
 @router.get("")
@@ -62,7 +64,8 @@ async def add_to_cart(request: Request, backends: BackendsDep) -> Response:
         sessions.flash(request, f"Choose a quantity from {CART_QUANTITY_MIN} to {CART_QUANTITY_MAX}.", "error")
         return redirect(_product_page(form))
     body = {"product_id": product_id, "quantity": quantity}
-    await _change(request, backends, "POST", "/items", body, "Added to your cart.")
+    if await _change(request, backends, "POST", "/items", body, "Added to your cart."):
+        activity.record(request, "add_to_cart", product_id=product_id, metadata={"quantity": quantity})
     return redirect(_product_page(form) if str(form.get("stay", "")) == "1" else "/cart")
 
 

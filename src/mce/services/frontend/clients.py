@@ -102,12 +102,19 @@ class Backend(ServiceClient):
         self, method: str, path: str, body: Any = None, *, headers: Mapping[str, str] | None = None
     ) -> Any:
         """Send a write and read its JSON answer; a 4xx raises BackendRefused with that status, like fetch_json."""
+        answer, _replayed = await self.write_json(method, path, body, headers=headers)
+        return answer
+
+    async def write_json(
+        self, method: str, path: str, body: Any = None, *, headers: Mapping[str, str] | None = None
+    ) -> tuple[Any, bool]:
+        """fetch_json_write, with whether the answer is the replay of an earlier one under the same idempotency key."""
         response = await self.request(method, path, json=body, headers=headers)
         if 400 <= response.status < 500:
             raise BackendRefused(response.status, _json_or_none(response))
         if response.status >= 300:
             raise self.failed(response)
-        return _json_or_none(response)
+        return _json_or_none(response), response.headers.get("idempotent-replayed") == "true"
 
     def failed(self, response: HttpResponse) -> BadGateway:
         """The error for an answer the frontend cannot use, logged with what the backend said."""

@@ -17,6 +17,7 @@ from mce.kit.auth import bearer_token, check_admin
 from mce.kit.contracts import MAX_ID, MAX_OFFSET, PAGE_LIMIT_MAX
 from mce.kit.errors import BadRequest, ErrorBody, Forbidden, Invalid, NotFound, problem
 from mce.kit.idempotency import HEADER, HeaderKey
+from mce.services.frontend import activity
 from mce.services.frontend.accounts import ACCOUNT
 from mce.services.frontend.api import bearer_scheme
 from mce.services.frontend.cart_api import cart_key
@@ -77,7 +78,11 @@ async def checkout(
         raise Invalid("your cart is empty", details=[problem("cart", "add something before checking out")])
     # The owner comes from the session, never from the client: a body that names one is overruled.
     order = {**body, "owner": owner}
-    return await backends.order.relay("POST", "/orders", json=order, headers={HEADER: key}, idempotent=True)
+    response = await backends.order.relay("POST", "/orders", json=order, headers={HEADER: key}, idempotent=True)
+    # A replayed answer is the same purchase told again, not another one.
+    if response.status_code == 201 and response.headers.get("idempotent-replayed") != "true":
+        activity.record_purchase(request, response.body)
+    return response
 
 
 @router.get("", summary="The shopper's orders, newest first", responses=_errors(401, 403, 422))

@@ -14,7 +14,7 @@ from starlette.datastructures import FormData
 from mce.kit.contracts import PAGE_LIMIT_MAX
 from mce.kit.errors import DomainError
 from mce.kit.idempotency import HEADER, checked_key
-from mce.services.frontend import sessions
+from mce.services.frontend import activity, sessions
 from mce.services.frontend.admin import ADMIN_FORM, ADMIN_PAGE, redirect, require_csrf
 from mce.services.frontend.cart_api import EMPTY, cart_key
 from mce.services.frontend.clients import BackendRefused
@@ -95,7 +95,7 @@ async def place_order(request: Request, backends: BackendsDep) -> Response:
         return redirect("/cart")
     body = {**_checkout_body(typed), "owner": owner}
     try:
-        order = await backends.order.fetch_json_write("POST", "/orders", body, headers={HEADER: key})
+        order, replayed = await backends.order.write_json("POST", "/orders", body, headers={HEADER: key})
     except BackendRefused as exc:
         if exc.code == "out_of_stock":
             sessions.flash(request, f"{exc.message}. Your cart is as it was; change it and try again.", "error")
@@ -110,6 +110,8 @@ async def place_order(request: Request, backends: BackendsDep) -> Response:
     except DomainError:
         error = "We could not place your order just now; nothing was charged. Please try again in a moment."
         return await _checkout_form(request, backends, values=shown, errors={}, error=error, status=503)
+    if not replayed:
+        activity.record(request, "purchase", metadata=activity.purchase_metadata(order))
     sessions.flash(request, "Thank you! Your order is placed and paid.")
     return redirect(f"/orders/{order['id']}")
 

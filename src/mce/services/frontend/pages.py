@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from mce.kit.errors import DomainError, Unavailable
-from mce.services.frontend import views
+from mce.services.frontend import activity, views
 from mce.services.frontend.clients import Backends
 from mce.services.frontend.deps import BackendsDep, ProductId
 from mce.services.frontend.rendering import render
@@ -120,6 +120,7 @@ async def product_page(request: Request, backends: BackendsDep, product_id: Prod
     product, categories = await asyncio.gather(
         backends.product.fetch_json(f"/products/{product_id}"), nav_categories(request, backends)
     )
+    activity.record(request, "view_product", product_id=product_id)
     return render(request, "product.html", {"nav_categories": categories, "product": product})
 
 
@@ -155,6 +156,7 @@ async def search_page(
     context["nav_categories"] = categories
     if result is None:
         return render(request, "search.html", {**context, "unavailable": True}, status_code=503)
+    activity.record(request, "search", metadata={"query": activity.bounded(query.q)})
     context.update(
         products=result["items"],
         hint=result.get("hint"),

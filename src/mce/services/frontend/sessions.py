@@ -110,7 +110,7 @@ def _key_hash(secret: bytes, token: str) -> str:
     return hmac.new(secret, token.encode(), hashlib.sha256).hexdigest()
 
 
-def _cookie_token(scope: Scope) -> str | None:
+def cookie_token(scope: Scope) -> str | None:
     """The session token from the request's cookies, if it looks like one of ours."""
     for name, value in scope["headers"]:
         if name == b"cookie":
@@ -123,6 +123,12 @@ def _cookie_token(scope: Scope) -> str | None:
             if morsel and len(morsel.value) == TOKEN_CHARS and morsel.value.isascii():
                 return morsel.value
     return None
+
+
+def load_session_data(runtime: SessionRuntime, token: str) -> dict[str, Any] | None:
+    """The data of the session a cookie token names, or None; blocking, for work done off the event loop."""
+    stored = runtime.store.load(_key_hash(runtime.secret, token))
+    return None if stored is None else dict(stored.data)
 
 
 class SessionMiddleware:
@@ -148,7 +154,7 @@ class SessionMiddleware:
             await self.app(scope, receive, send)
             return
         runtime = self.runtime()
-        token = _cookie_token(scope)
+        token = cookie_token(scope)
         session, stale_cookie = await self._load(runtime, token)
         scope["session"] = session
 

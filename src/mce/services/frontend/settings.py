@@ -6,13 +6,16 @@ from dataclasses import dataclass
 
 from pydantic import Field, model_validator
 
+from mce.kit.bus.factory import BusSettings
+from mce.kit.contracts import USER_EVENTS_TOPIC
 from mce.kit.secrets import resolve_secret
 from mce.kit.settings import DatabaseSettings
 
 DATABASE_NAME = "frontend"
+TOPIC_PATTERN = r"^[A-Za-z0-9._-]+$"  # Kafka's topic names
 
 
-class FrontendSettings(DatabaseSettings):
+class FrontendSettings(DatabaseSettings, BusSettings):
     """Settings read from MCE_* variables."""
 
     product_url: str = "http://127.0.0.1:8001"
@@ -44,6 +47,13 @@ class FrontendSettings(DatabaseSettings):
     auth_failure_window_s: float = Field(default=600.0, gt=0, le=86_400)
     # The shoppers' port does not serve /metrics; Prometheus scrapes MCE_METRICS_PORT instead.
     public_metrics: bool = False
+    # Shopper activity (views, searches, adds, purchases) published to this topic; off publishes nothing.
+    activity_events: bool = True
+    user_events_topic: str = Field(
+        default=USER_EVENTS_TOPIC, min_length=1, max_length=249, pattern=r"^[A-Za-z0-9._-]+$"
+    )
+    # Activity events waiting for the bus; beyond this they are dropped (and counted), never waited for.
+    activity_queue_size: int = Field(default=10_000, ge=1, le=1_000_000)
 
     @model_validator(mode="after")
     def _secure_cookies_in_production(self) -> FrontendSettings:
