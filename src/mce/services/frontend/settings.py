@@ -6,14 +6,15 @@ from dataclasses import dataclass
 
 from pydantic import Field, model_validator
 
+from mce.kit.blob.factory import BlobSettings
 from mce.kit.secrets import resolve_secret
 from mce.kit.settings import DatabaseSettings
 
 DATABASE_NAME = "frontend"
 
 
-class FrontendSettings(DatabaseSettings):
-    """Settings read from MCE_* variables."""
+class FrontendSettings(DatabaseSettings, BlobSettings):
+    """Settings read from MCE_* variables; the blob store is where /images/ reads thumbnails from."""
 
     product_url: str = "http://127.0.0.1:8001"
     search_url: str = "http://127.0.0.1:8002"
@@ -41,6 +42,8 @@ class FrontendSettings(DatabaseSettings):
     # Wrong admin tokens (form or bearer) one client may give within the window before it gets 429.
     auth_failure_limit: int = Field(default=10, ge=1, le=10_000)
     auth_failure_window_s: float = Field(default=600.0, gt=0, le=86_400)
+    # The most bytes of a product photo an admin may upload (the product service takes the same setting).
+    upload_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=100 * 1024 * 1024)
     # The shoppers' port does not serve /metrics; Prometheus scrapes MCE_METRICS_PORT instead.
     public_metrics: bool = False
 
