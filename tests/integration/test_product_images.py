@@ -319,3 +319,23 @@ def test_production_requires_a_processor_token_and_a_laptop_generates_one(tmp_pa
         create_app(ProductSettings(data_dir=tmp_path, admin_token=TOKEN, image_processor_token="short"))
     create_app(ProductSettings(data_dir=tmp_path, admin_token=TOKEN))
     assert len((tmp_path / "secrets" / "image-processor-token").read_text().strip()) >= 16
+
+
+def test_only_the_upload_takes_a_photo_sized_body_and_other_routes_keep_the_small_cap(tmp_path) -> None:
+    settings = ProductSettings(
+        data_dir=tmp_path,
+        admin_token=TOKEN,
+        image_processor_token=PROCESSOR_TOKEN,
+        max_body_bytes=4096,
+        upload_max_bytes=256 * 1024,
+    )
+    photo = jpeg(400, 300) + bytes(20_000)  # JPEG readers stop at the end-of-image marker
+    with TestClient(create_app(settings)) as client:
+        client.post("/categories", json={"name": "Home"}, headers=ADMIN)
+        product = client.post("/products", json=NEW, headers=ADMIN).json()
+        assert len(photo) > 4096
+        assert client.post(f"/products/{product['id']}/image", content=photo, headers=ADMIN).status_code == 202
+        padded = {"upload_key": "x" * 20_000, "image_url": "", "thumbnail_url": ""}
+        assert client.put(f"/products/{product['id']}/image", json=padded, headers=PROCESSOR).status_code == 413
+        big_product = {**NEW, "description": "x" * 5000}
+        assert client.post("/products", json=big_product, headers=ADMIN).status_code == 413

@@ -29,8 +29,8 @@ log = logging.getLogger(__name__)
 UNSHED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 UnhandledResponder = Callable[[Scope, Exception], Response]
-# (path pattern, most bytes): routes that take bigger bodies than the rest, such as an image upload.
-BodyLimits = Sequence[tuple[re.Pattern[str], int]]
+# (method, path pattern, most bytes): routes that take bigger bodies than the rest, such as an image upload.
+BodyLimits = Sequence[tuple[str, re.Pattern[str], int]]
 
 
 def _header(scope: Scope, name: bytes) -> bytes | None:
@@ -127,7 +127,7 @@ class RequestContextMiddleware:
                     extra=[(b"retry-after", b"1")],
                 )
                 return
-            limit = self._limit(scope["path"])
+            limit = self._limit(method, scope["path"])
             declared = _header(scope, b"content-length")
             if declared is not None and (not declared.isdigit() or int(declared) > limit):
                 status = 413 if declared.isdigit() else 400
@@ -168,10 +168,10 @@ class RequestContextMiddleware:
             deadline_var.reset(deadline_token)
             request_id_var.reset(id_token)
 
-    def _limit(self, path: str) -> int:
-        """The most bytes a body to this path may have: its route's own limit, else the service's."""
-        for pattern, limit in self.body_limits:
-            if pattern.fullmatch(path):
+    def _limit(self, method: str, path: str) -> int:
+        """The most bytes a body to this method and path may have: its route's own limit, else the service's."""
+        for route_method, pattern, limit in self.body_limits:
+            if method == route_method and pattern.fullmatch(path):
                 return limit
         return self.max_body_bytes
 

@@ -146,7 +146,7 @@ def create_app(
                 max_age_s=settings.session_max_age_s,
             ),
         ],
-        body_limits=[(UPLOAD_PATHS, body_limit(settings.upload_max_bytes))],
+        body_limits=[("POST", UPLOAD_PATHS, body_limit(settings.upload_max_bytes))],
     )
     app.state.secrets = secrets
     app.state.catalog_cache = catalog_cache

@@ -121,7 +121,7 @@ class ImageUpload(BaseModel):
     thumbnail_url: str | None = None
 
 
-# The upload route takes a whole image as its body; every other route keeps the service's small cap.
+# The upload takes a whole image as its body; every other route (the processor's report too) keeps the small cap.
 UPLOAD_PATH = re.compile(r"/products/[^/]+/image")
 Work = Callable[[ProductUnitOfWork], tuple[dict[str, Any] | None, str | None]]
 
@@ -203,7 +203,7 @@ def create_app(settings: ProductSettings | None = None) -> FastAPI:
         lifespan=lifespan,
         description="The product catalog.",
         middleware=[Middleware(FastReadsMiddleware, reads=fast_reads)],
-        body_limits=[(UPLOAD_PATH, settings.upload_max_bytes)],
+        body_limits=[("POST", UPLOAD_PATH, settings.upload_max_bytes)],
     )
     app.state.fast_reads = fast_reads
     app.state.admin_token = admin_token
