@@ -317,6 +317,15 @@ def create_app(settings: ProductSettings | None = None) -> FastAPI:
         tags=["admin"],
         summary="Upload the product's picture (the body is the JPEG, PNG or WebP itself); thumbnails follow",
         responses={202: {"model": ImageUpload}, 413: {}, 415: {}, 422: {}},
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    kind: {"schema": {"type": "string", "format": "binary"}}
+                    for kind in ("image/jpeg", "image/png", "image/webp", "application/octet-stream")
+                },
+            }
+        },
     )
     async def upload_image(request: Request, product_id: ProductId) -> Response:
         data = await request.body()
