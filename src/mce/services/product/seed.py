@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from itertools import islice
 
@@ -114,7 +113,6 @@ def generate_catalog(count: int, seed: int = 2026) -> Iterator[ProductFields]:
 
 
 BATCH = 1000
-PICTURE_THREADS = 2
 
 
 def seed_demo_catalog(settings: ProductSettings, *, count: int, force: bool = False, pictures: bool = True) -> int:
@@ -148,12 +146,9 @@ def seed_demo_catalog(settings: ProductSettings, *, count: int, force: bool = Fa
                         key = new_upload_key(product.id, "jpg")
                         usecases.record_upload(uow, product_id=product.id, upload_key=key)
                         uploads.append((key, fields))
-            if blobs is not None and uploads:
-                # Pillow draws and encodes outside the GIL, so pictures are drawn two at a time while others are stored.
-                with ThreadPoolExecutor(max_workers=PICTURE_THREADS) as pool:
-                    drawn = pool.map(lambda upload: draw_picture(upload[1].category, upload[1].name), uploads)
-                    for (key, _), picture in zip(uploads, drawn, strict=True):
-                        blobs.put(key, picture, "image/jpeg")
+            if blobs is not None:
+                for key, fields in uploads:
+                    blobs.put(key, draw_picture(fields.category, fields.name), "image/jpeg")
             added += len(batch)
         return added
     finally:
