@@ -32,6 +32,7 @@ from mce.kit.contracts import (
 from mce.kit.errors import Conflict, Invalid, NotFound, PreconditionRequired, problem
 from mce.kit.money import format_amount
 from mce.kit.settings import BaseServiceSettings
+from mce.services.product import images
 
 ADMIN_TOKEN = "test-admin-token-0123456789"
 
@@ -76,6 +77,9 @@ class FakeCatalog:
     calls: list[Call] = field(default_factory=list)
     keys: dict[str, tuple[str, int, bytes, str | None]] = field(default_factory=dict)
     references: set[tuple[int, str]] = field(default_factory=set)
+    # Each product's current photo upload key, and the bytes of every upload taken.
+    uploads: dict[int, str] = field(default_factory=dict)
+    uploaded: dict[str, bytes] = field(default_factory=dict)
     next_id: int = 1
 
     def add_category(self, name: str) -> int:
@@ -96,6 +100,7 @@ class FakeCatalog:
         category: str = "Electronics",
         description: str = "",
         image_url: str | None = None,
+        thumbnail_url: str | None = None,
     ) -> dict[str, Any]:
         """Put a product in the catalog (and its category, if new), as if created through the API."""
         category = self.categories[self.add_category(category)]
@@ -108,7 +113,7 @@ class FakeCatalog:
             "stock": stock,
             "category": category,
             "image_url": image_url,
-            "thumbnail_url": None,
+            "thumbnail_url": thumbnail_url,
             "created_at": now,
             "updated_at": now,
             "version": 1,
@@ -279,6 +284,28 @@ class FakeCatalog:
                 return changed(item, stock=after), None
 
             return keyed(request, key, body.model_dump(mode="json"), 200, work)
+
+        @app.post("/products/{product_id}/image", status_code=202, dependencies=Admin)
+        async def upload_image(request: Request, product_id: ProductId) -> dict[str, Any]:
+            data = await request.body()
+            checked = images.check_image(data, max_bytes=10 * 1024 * 1024, max_pixels=50_000_000)
+            product(product_id)
+            key = images.new_upload_key(product_id, checked.extension)
+            catalog.uploads[product_id] = key
+            catalog.uploaded[key] = data
+            return {"product_id": product_id, "upload_key": key, "status": "processing"}
+
+        @app.get("/products/{product_id}/image", dependencies=Admin)
+        async def image_state(product_id: ProductId) -> dict[str, Any]:
+            item = product(product_id)
+            key = catalog.uploads.get(product_id)
+            return {
+                "product_id": product_id,
+                "upload_key": key,
+                "status": images.image_status(product_id, key, item["image_url"], item["thumbnail_url"]),
+                "image_url": item["image_url"],
+                "thumbnail_url": item["thumbnail_url"],
+            }
 
         @app.get("/categories")
         async def list_categories() -> dict[str, Any]:

@@ -58,7 +58,7 @@ def test_every_change_reaches_the_bus_in_order_with_exact_prices(client, data_di
 def test_health_readiness_and_metrics_answer(client) -> None:
     assert client.get("/healthz").json() == {"status": "ok", "service": "product"}
     ready = client.get("/readyz")
-    assert ready.status_code == 200 and ready.json()["checks"] == {"database": "ok", "bus": "ok"}
+    assert ready.status_code == 200 and ready.json()["checks"] == {"database": "ok", "bus": "ok", "blobs": "ok"}
     client.get("/products")
     metrics = client.get("/metrics").text
     assert 'http_requests_total{method="GET",route="/products",service="product",status="200"}' in metrics

@@ -19,7 +19,7 @@ from starlette.middleware.gzip import GZipMiddleware
 
 from mce.kit.errors import ErrorBody, install_error_handlers
 from mce.kit.metrics import HttpMetrics
-from mce.kit.middleware import RequestContextMiddleware, json_500
+from mce.kit.middleware import BodyLimits, RequestContextMiddleware, json_500
 from mce.kit.settings import BaseServiceSettings
 from mce.kit.shedding import LoadShedder
 
@@ -62,10 +62,12 @@ def create_service_app(
     lifespan: Callable[[FastAPI], Any] | None = None,
     description: str = "",
     middleware: Sequence[Middleware] = (),
+    body_limits: BodyLimits = (),
 ) -> FastAPI:
     """A FastAPI app with /healthz, /readyz, /metrics, request ids, deadlines, load shedding, gzip and JSON errors.
 
     `middleware` runs inside the request context, so its responses are counted, logged and carry a request id.
+    `body_limits` gives paths that take bodies bigger than MCE_MAX_BODY_BYTES (uploads) their own cap.
     """
 
     @asynccontextmanager
@@ -109,6 +111,7 @@ def create_service_app(
         budget_s=settings.http_timeout,
         shedder=shedder,
         on_unhandled=lambda: app.state.unhandled_responder,
+        body_limits=body_limits,
     )
     install_error_handlers(app)
 

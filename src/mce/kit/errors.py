@@ -120,6 +120,13 @@ class PayloadTooLarge(DomainError):
     code = "payload_too_large"
 
 
+class UnsupportedMediaType(DomainError):
+    """The request body is of a type this endpoint does not take."""
+
+    status = 415
+    code = "unsupported_media_type"
+
+
 class TooManyRequests(DomainError):
     """The client must wait before trying again."""
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import orjson
 from starlette.exceptions import HTTPException
@@ -28,6 +29,8 @@ log = logging.getLogger(__name__)
 UNSHED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 UnhandledResponder = Callable[[Scope, Exception], Response]
+# (method, path pattern, most bytes): routes that take bigger bodies than the rest, such as an image upload.
+BodyLimits = Sequence[tuple[str, re.Pattern[str], int]]
 
 
 def _header(scope: Scope, name: bytes) -> bytes | None:
@@ -70,10 +73,12 @@ class RequestContextMiddleware:
         budget_s: float,
         shedder: LoadShedder,
         on_unhandled: Callable[[], UnhandledResponder] = lambda: json_500,
+        body_limits: BodyLimits = (),
     ) -> None:
         self.app = app
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
+        self.body_limits = tuple(body_limits)
         self.budget_s = budget_s
         self.shedder = shedder
         self.on_unhandled = on_unhandled
@@ -122,11 +127,12 @@ class RequestContextMiddleware:
                     extra=[(b"retry-after", b"1")],
                 )
                 return
+            limit = self._limit(method, scope["path"])
             declared = _header(scope, b"content-length")
-            if declared is not None and (not declared.isdigit() or int(declared) > self.max_body_bytes):
+            if declared is not None and (not declared.isdigit() or int(declared) > limit):
                 status = 413 if declared.isdigit() else 400
                 code, message = (
-                    ("payload_too_large", f"request body is over {self.max_body_bytes} bytes")
+                    ("payload_too_large", f"request body is over {limit} bytes")
                     if status == 413
                     else ("bad_request", "Content-Length is not a number")
                 )
@@ -135,7 +141,7 @@ class RequestContextMiddleware:
             if counted:
                 shedder.in_flight += 1
             try:
-                await self.app(scope, self._capped(receive), send_with_id)
+                await self.app(scope, self._capped(receive, limit), send_with_id)
             finally:
                 if counted:
                     shedder.in_flight -= 1
@@ -162,10 +168,16 @@ class RequestContextMiddleware:
             deadline_var.reset(deadline_token)
             request_id_var.reset(id_token)
 
-    def _capped(self, receive: Receive) -> Receive:
+    def _limit(self, method: str, path: str) -> int:
+        """The most bytes a body to this method and path may have: its route's own limit, else the service's."""
+        for route_method, pattern, limit in self.body_limits:
+            if method == route_method and pattern.fullmatch(path):
+                return limit
+        return self.max_body_bytes
+
+    def _capped(self, receive: Receive, limit: int) -> Receive:
         """Wrap receive so a streamed body over the limit fails with 413."""
         received = 0
-        limit = self.max_body_bytes
 
         async def capped_receive() -> Message:
             nonlocal received

@@ -15,7 +15,7 @@ from starlette.datastructures import FormData
 
 from mce.kit import idempotency
 from mce.kit.auth import admit_token
-from mce.kit.errors import Forbidden, TooManyRequests
+from mce.kit.errors import DomainError, Forbidden, TooManyRequests
 from mce.kit.http import HttpResponse
 from mce.services.frontend import sessions, views
 from mce.services.frontend.clients import Backends, write_headers
@@ -27,6 +27,7 @@ from mce.services.frontend.forms import (
     values_from_product,
 )
 from mce.services.frontend.rendering import render
+from mce.services.frontend.uploads import parse_form, photo_of
 from mce.services.frontend.views import Pagination
 
 ADMIN_PAGE_SIZE = 25
@@ -162,6 +163,7 @@ async def _form_page(
     summary: str = "",
     conflict: bool = False,
     idempotency_key: str | None = None,
+    image: dict[str, Any] | None = None,
     status_code: int = 200,
 ) -> Response:
     """The product form, new or edit, with the admin's input and what is wrong with it."""
@@ -177,6 +179,8 @@ async def _form_page(
         "conflict": conflict,
         # A form shown again after an error gets a new key: the refused submission changed nothing.
         "idempotency_key": idempotency_key or idempotency.new_key(),
+        "image": image,
+        "upload_max_mb": request.app.state.settings.upload_max_bytes / (1024 * 1024),
     }
     return render(request, "admin/product_form.html", context, status_code=status_code)
 
@@ -228,9 +232,60 @@ async def create_product(request: Request, backends: BackendsDep) -> Response:
 async def edit_product_page(request: Request, backends: BackendsDep, product_id: ProductId) -> Response:
     """The product form filled with the product as it is now, and the stock adjustment form."""
     product = await backends.product.fetch_json(f"/products/{product_id}")
+    try:
+        image = await backends.product.fetch_json_with(f"/products/{product_id}/image", headers=_admin_headers(request))
+    except DomainError:
+        # The photo's state is a side panel: the fields stay editable without it.
+        image = None
     return await _form_page(
-        request, backends, values=values_from_product(product), product_id=product_id, version=product.get("version")
+        request,
+        backends,
+        values=values_from_product(product),
+        product_id=product_id,
+        version=product.get("version"),
+        image=image,
     )
+
+
+def _admin_headers(request: Request) -> dict[str, str]:
+    """The admin's credential for a read only admins may make."""
+    return {"authorization": f"Bearer {request.app.state.secrets.admin_token}"}
+
+
+@router.post("/products/{product_id}/image", dependencies=ADMIN_PAGE)
+async def upload_image(request: Request, backends: BackendsDep, product_id: ProductId) -> Response:
+    """Send the chosen photo to the catalog; the edit page says 'processing' until its thumbnails exist."""
+    back = f"/admin/products/{product_id}/edit"
+    form = await parse_form(request)
+    if not sessions.csrf_matches(request, form.get("csrf_token")):
+        raise Forbidden("the form's CSRF token is missing or out of date")
+    try:
+        photo = await photo_of(form, request.app.state.settings.upload_max_bytes)
+    except DomainError as exc:
+        sessions.flash(request, f"{exc.message[:1].upper()}{exc.message[1:]}.", kind="error")
+        return redirect(back)
+    headers = {**_admin_headers(request), "content-type": "application/octet-stream"}
+    response = await backends.product.request("POST", f"/products/{product_id}/image", content=photo, headers=headers)
+    if response.status == 202:
+        _forget_catalog(request)
+        sessions.flash(request, "Photo uploaded. Its thumbnails are being made; reload in a moment to see them.")
+    elif response.status == 404:
+        sessions.flash(request, "That product was deleted before the photo arrived.", kind="error")
+        return redirect("/admin")
+    elif 400 <= response.status < 500:
+        sessions.flash(request, _upload_refusal(response), kind="error")
+    else:
+        raise backends.product.failed(response)
+    return redirect(back)
+
+
+def _upload_refusal(response: HttpResponse) -> str:
+    """The catalog's sentence for a refused photo (too big, not an image, a decompression bomb)."""
+    try:
+        message = str(response.json()["error"]["message"])
+    except (ValueError, KeyError, TypeError):
+        return "The catalog refused the photo."
+    return f"{message[:1].upper()}{message[1:]}."
 
 
 @router.post("/products/{product_id}/edit", dependencies=ADMIN_FORM)

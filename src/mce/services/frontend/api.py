@@ -39,6 +39,7 @@ from mce.kit.money import Money
 from mce.services.frontend import activity
 from mce.services.frontend.clients import write_headers
 from mce.services.frontend.deps import BackendsDep, CategoryId, ProductId
+from mce.services.frontend.uploads import photo_of, read_form
 
 router = APIRouter(prefix="/api")
 
@@ -185,6 +186,56 @@ async def adjust_stock(
     """Move stock by a delta with a reason, never below zero; a repeated `reference` applies once (admin only)."""
     body = adjustment.model_dump(mode="json", exclude_unset=True)
     return await _admin_write(backends, "POST", f"/products/{product_id}/stock-adjustments", authorization, key, body)
+
+
+@router.post(
+    "/products/{product_id}/image",
+    tags=["admin"],
+    summary="Upload a product's photo",
+    status_code=202,
+    responses={
+        202: {"description": "Taken: `upload_key`, and `status` processing until the thumbnails exist"},
+        **_errors(400, 401, 404, 413, 415, 422, 429),
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"file": {"type": "string", "format": "binary"}},
+                        "required": ["file"],
+                    }
+                }
+            },
+        }
+    },
+)
+async def upload_image(
+    request: Request, backends: BackendsDep, authorization: AdminAuthorization, product_id: ProductId
+) -> Response:
+    """A JPEG, PNG or WebP photo in the multipart part `file` (admin only); the catalog checks it and keeps it."""
+    photo = await photo_of(await read_form(request), request.app.state.settings.upload_max_bytes)
+    headers = {"authorization": authorization, "content-type": "application/octet-stream"}
+    # Not retried once sent: a repeat would only be a second upload, and the newest upload wins anyway.
+    return await backends.product.relay("POST", f"/products/{product_id}/image", content=photo, headers=headers)
+
+
+@router.get(
+    "/products/{product_id}/image",
+    tags=["admin"],
+    summary="A product's current photo upload and whether its thumbnails are made",
+    responses={
+        200: {"description": "`upload_key`, `status` (processing, ready, none) and the URLs"},
+        **_errors(401, 404, 422, 429),
+    },
+)
+async def image_status(backends: BackendsDep, authorization: AdminAuthorization, product_id: ProductId) -> Response:
+    """Whether the last upload's thumbnails exist yet (admin only)."""
+    return await backends.product.relay(
+        "GET", f"/products/{product_id}/image", headers={"authorization": authorization}
+    )
 
 
 @router.post(

@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 
 from mce.kit.app import add_readiness_check, create_service_app
+from mce.kit.blob.factory import build_blob_store
 from mce.kit.bus.factory import build_bus
 from mce.kit.bus.port import EventBus
 from mce.kit.db import open_engine, read_runner
@@ -30,6 +31,7 @@ from mce.services.frontend import (
     api,
     cart_api,
     cart_pages,
+    images,
     order_api,
     order_pages,
     pages,
@@ -44,6 +46,7 @@ from mce.services.frontend.sessions import SessionMiddleware, SessionRuntime
 from mce.services.frontend.settings import FrontendSettings, resolve_secrets
 from mce.services.frontend.store.sql import SqlAccountStore, SqlAttemptLimiter, SqlSessionStore
 from mce.services.frontend.store.tables import MIGRATIONS
+from mce.services.frontend.uploads import UPLOAD_PATHS, body_limit
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +129,9 @@ def create_app(
             on_catalog_write=catalog_changed,
         )
         app.state.backends = backends
+        # Read only: the gateway serves thumbnails and never writes, so it needs no bus to notify.
+        blobs = build_blob_store(settings)
+        app.state.blobs = blobs
 
         async def catalog_read(path: str, params: dict[str, Any]) -> Response:
             # The same relay the catalog routes use, so the fast path answers exactly as they would.
@@ -157,6 +163,7 @@ def create_app(
             with contextlib.suppress(asyncio.CancelledError):
                 await chores
             await backends.aclose()
+            blobs.close()
             engine.dispose()
 
     app = create_service_app(
@@ -175,6 +182,7 @@ def create_app(
                 max_age_s=settings.session_max_age_s,
             ),
         ],
+        body_limits=[("POST", UPLOAD_PATHS, body_limit(settings.upload_max_bytes))],
     )
     app.state.activity_metrics = ActivityMetrics(app.state.metrics.registry, "frontend")
     app.state.secrets = secrets
@@ -194,6 +202,7 @@ def create_app(
     app.include_router(account_pages.router)
     app.include_router(cart_pages.router)
     app.include_router(order_pages.router)
+    app.include_router(images.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     # Read once here: browsers ask for it with every first page they load.

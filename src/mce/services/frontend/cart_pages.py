@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -51,7 +52,22 @@ async def cart_page(request: Request, backends: BackendsDep) -> Response:
     """The shopper's cart with its lines and the total the server computed."""
     key = cart_key(request, create=False)
     cart = EMPTY if key is None else await backends.cart.fetch_json(f"/carts/{key}")
-    return render(request, "cart.html", {"cart": cart, "quantity_max": CART_QUANTITY_MAX})
+    pictures = await _pictures(backends, [line["product_id"] for line in cart["items"]])
+    return render(request, "cart.html", {"cart": cart, "quantity_max": CART_QUANTITY_MAX, "pictures": pictures})
+
+
+async def _pictures(backends: BackendsDep, product_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """Each line's product as the catalog has it now, for its picture; a line whose product cannot be read has none."""
+
+    async def one(product_id: int) -> dict[str, Any] | None:
+        try:
+            return await backends.product.fetch_json(f"/products/{product_id}")
+        except DomainError:
+            return None
+
+    # A cart holds at most CART_LINES_MAX lines, and the catalog answers one product from its fast path.
+    found = await asyncio.gather(*(one(product_id) for product_id in product_ids))
+    return {product_id: product for product_id, product in zip(product_ids, found, strict=True) if product}
 
 
 @router.post("/items", dependencies=FORM)

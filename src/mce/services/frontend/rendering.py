@@ -26,7 +26,17 @@ TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
 
 # Paths that answer machines: they keep the kit's JSON errors.
-JSON_PATH_PREFIXES = ("/api/", "/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/redoc", "/static-offline")
+JSON_PATH_PREFIXES = (
+    "/api/",
+    "/images/",
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/openapi.json",
+    "/docs",
+    "/redoc",
+    "/static-offline",
+)
 
 SECURITY_HEADERS = {
     # Product images may live on any host (the blob store, a CDN); everything else is ours.

@@ -37,7 +37,15 @@ FLASHES = "flashes"
 TOUCH_EVERY = timedelta(seconds=60)
 TOKEN_CHARS = 43
 # Files and probes never read a session; loading one for each stylesheet would cost a database read apiece.
-SESSIONLESS_PREFIXES = ("/static/", "/static-offline-docs/", "/favicon.ico", "/healthz", "/readyz", "/metrics")
+SESSIONLESS_PREFIXES = (
+    "/static/",
+    "/images/",
+    "/static-offline-docs/",
+    "/favicon.ico",
+    "/healthz",
+    "/readyz",
+    "/metrics",
+)
 
 
 class ServerSession(dict):

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from pydantic import Field, model_validator
 
+from mce.kit.blob.factory import BlobSettings
 from mce.kit.bus.factory import BusSettings
 from mce.kit.contracts import USER_EVENTS_TOPIC
 from mce.kit.secrets import resolve_secret
@@ -15,8 +16,8 @@ DATABASE_NAME = "frontend"
 TOPIC_PATTERN = r"^[A-Za-z0-9._-]+$"  # Kafka's topic names
 
 
-class FrontendSettings(DatabaseSettings, BusSettings):
-    """Settings read from MCE_* variables."""
+class FrontendSettings(DatabaseSettings, BusSettings, BlobSettings):
+    """Settings read from MCE_* variables; the blob store is where /images/ reads thumbnails from."""
 
     product_url: str = "http://127.0.0.1:8001"
     search_url: str = "http://127.0.0.1:8002"
@@ -45,6 +46,8 @@ class FrontendSettings(DatabaseSettings, BusSettings):
     # Wrong admin tokens (form or bearer) one client may give within the window before it gets 429.
     auth_failure_limit: int = Field(default=10, ge=1, le=10_000)
     auth_failure_window_s: float = Field(default=600.0, gt=0, le=86_400)
+    # The most bytes of a product photo an admin may upload (the product service takes the same setting).
+    upload_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=100 * 1024 * 1024)
     # The shoppers' port does not serve /metrics; Prometheus scrapes MCE_METRICS_PORT instead.
     public_metrics: bool = False
     # Shopper activity (views, searches, adds, purchases) published to this topic; off publishes nothing.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
@@ -9,12 +11,14 @@ from typing import Annotated, Any
 import orjson
 from fastapi import Depends, FastAPI, Query, Request, Response
 from fastapi import Path as PathParam
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 
 from mce.kit import idempotency
 from mce.kit.app import add_readiness_check, create_service_app
-from mce.kit.auth import check_admin
+from mce.kit.auth import admit_token, bearer_token, check_admin
+from mce.kit.blob.factory import build_blob_store
 from mce.kit.bus.factory import build_bus
 from mce.kit.contracts import (
     MAX_ID,
@@ -35,19 +39,21 @@ from mce.kit.contracts import (
     StockReservationRequest,
 )
 from mce.kit.db import ReadRunner, open_engine, read_runner, write_transaction
-from mce.kit.errors import Invalid, problem
+from mce.kit.errors import Invalid, Unauthorized, Unavailable, problem
 from mce.kit.fastpath import FastRead, FastReadsMiddleware, path_id, query_model
 from mce.kit.idempotency import HeaderKey, purge_keys
 from mce.kit.money import format_amount
 from mce.kit.outbox import OutboxRelay
 from mce.kit.ratelimit import MemoryAttemptLimiter
 from mce.kit.secrets import resolve_secret
-from mce.kit.settings import load_settings
-from mce.services.product import usecases
+from mce.kit.settings import SettingsError, load_settings
+from mce.services.product import images, usecases
 from mce.services.product.domain import ProductFields
 from mce.services.product.settings import ProductSettings
 from mce.services.product.store.sql import ProductUnitOfWork, SqlCatalogQueries
 from mce.services.product.store.tables import MIGRATIONS, idempotency_keys, outbox, outbox_lease
+
+log = logging.getLogger(__name__)
 
 JSON = "application/json"
 # Idempotency keys are the admin's: one principal, one namespace of keys.
@@ -83,6 +89,40 @@ async def _require_admin(request: Request) -> None:
 
 
 AdminOnly = [Depends(_require_admin)]
+
+
+async def _require_image_processor(request: Request) -> None:
+    """Only the image processor's token, never the admin's: each credential opens only its own door."""
+    state = request.app.state
+    if not await admit_token(request, bearer_token(request), state.image_processor_token, state.admin_limiter):
+        raise Unauthorized("image processor bearer token required (Authorization: Bearer <token>)")
+
+
+ImageProcessorOnly = [Depends(_require_image_processor)]
+
+
+class ProcessedImage(BaseModel):
+    """The image processor's report: an upload's thumbnails are written and served at these addresses."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    upload_key: str = Field(max_length=images.UPLOAD_KEY_MAX, examples=["uploads/products/7/0123abcd….jpg"])
+    image_url: str = Field(max_length=512, examples=["/images/thumbnails/products/7/0123abcd…-512.webp"])
+    thumbnail_url: str = Field(max_length=512, examples=["/images/thumbnails/products/7/0123abcd…-128.webp"])
+
+
+class ImageUpload(BaseModel):
+    """A picture upload taken in: its key, and whether its thumbnails exist yet."""
+
+    product_id: int
+    upload_key: str | None
+    status: str = Field(description="processing (thumbnails not made yet), ready, or none")
+    image_url: str | None = None
+    thumbnail_url: str | None = None
+
+
+# The upload takes a whole image as its body; every other route (the processor's report too) keeps the small cap.
+UPLOAD_PATH = re.compile(r"/products/[^/]+/image")
 Work = Callable[[ProductUnitOfWork], tuple[dict[str, Any] | None, str | None]]
 
 
@@ -121,12 +161,23 @@ def create_app(settings: ProductSettings | None = None) -> FastAPI:
     admin_token = resolve_secret(
         settings.admin_token, name="admin-token", data_dir=settings.data_dir, production=settings.production
     )
+    processor_token = resolve_secret(
+        settings.image_processor_token,
+        name="image-processor-token",
+        data_dir=settings.data_dir,
+        production=settings.production,
+    )
+    if processor_token == admin_token:
+        raise SettingsError("MCE_IMAGE_PROCESSOR_TOKEN: must differ from MCE_ADMIN_TOKEN")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = await open_engine(settings.resolved_url(), MIGRATIONS, migrate=settings.migrate_on_start)
         bus = build_bus(settings)
         relay = OutboxRelay(engine, outbox, bus, lease=outbox_lease, housekeeping=[_purge_old_keys(engine)])
+        # Storing an upload notifies the image processor through the bus (S3's notification, locally).
+        blobs = build_blob_store(settings, bus)
+        app.state.blobs = blobs
         queries = SqlCatalogQueries(engine)
         app.state.queries = queries
         app.state.open_uow = lambda: ProductUnitOfWork(engine, on_commit=relay.wake)
@@ -135,11 +186,13 @@ def create_app(settings: ProductSettings | None = None) -> FastAPI:
         add_readiness_check(app, "database", lambda: run_in_threadpool(queries.ping))
         # The outbox keeps writes safe while the bus is down, so the bus only degrades readiness.
         add_readiness_check(app, "bus", lambda: run_in_threadpool(bus.ping), required=False)
+        add_readiness_check(app, "blobs", lambda: run_in_threadpool(blobs.ping), required=False)
         relay.start()
         try:
             yield
         finally:
             relay.stop()
+            blobs.close()
             bus.close()
             engine.dispose()
 
@@ -150,9 +203,11 @@ def create_app(settings: ProductSettings | None = None) -> FastAPI:
         lifespan=lifespan,
         description="The product catalog.",
         middleware=[Middleware(FastReadsMiddleware, reads=fast_reads)],
+        body_limits=[("POST", UPLOAD_PATH, settings.upload_max_bytes)],
     )
     app.state.fast_reads = fast_reads
     app.state.admin_token = admin_token
+    app.state.image_processor_token = processor_token
     app.state.admin_limiter = MemoryAttemptLimiter(
         max_failures=settings.auth_failure_limit, window_s=settings.auth_failure_window_s
     )
@@ -254,6 +309,83 @@ def create_app(settings: ProductSettings | None = None) -> FastAPI:
             return product.to_json(), None
 
         return _keyed_write(request, key, body.model_dump(mode="json"), 200, work)
+
+    @app.post(
+        "/products/{product_id}/image",
+        status_code=202,
+        dependencies=AdminOnly,
+        tags=["admin"],
+        summary="Upload the product's picture (the body is the JPEG, PNG or WebP itself); thumbnails follow",
+        responses={202: {"model": ImageUpload}, 413: {}, 415: {}, 422: {}},
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    kind: {"schema": {"type": "string", "format": "binary"}}
+                    for kind in ("image/jpeg", "image/png", "image/webp", "application/octet-stream")
+                },
+            }
+        },
+    )
+    async def upload_image(request: Request, product_id: ProductId) -> Response:
+        data = await request.body()
+        checked = await run_in_threadpool(
+            images.check_image, data, max_bytes=settings.upload_max_bytes, max_pixels=settings.upload_max_pixels
+        )
+        key = images.new_upload_key(product_id, checked.extension)
+        await run_in_threadpool(_take_upload, request, product_id, key, data, checked.content_type)
+        body = {"product_id": product_id, "upload_key": key, "status": "processing"}
+        return Response(orjson.dumps(body), 202, media_type=JSON)
+
+    def _take_upload(request: Request, product_id: int, key: str, data: bytes, content_type: str) -> None:
+        """Record the upload as current, then store it; recorded first, so the processor's report finds it."""
+        with request.app.state.open_uow() as uow:
+            usecases.record_upload(uow, product_id=product_id, upload_key=key)
+        try:
+            request.app.state.blobs.put(key, data, content_type)
+        except Exception as exc:
+            log.exception("could not store upload %s", key)
+            with request.app.state.open_uow() as uow:
+                usecases.forget_upload(uow, product_id=product_id, upload_key=key)
+            raise Unavailable("the picture could not be stored; try again", service="blob store") from exc
+
+    @app.get(
+        "/products/{product_id}/image",
+        dependencies=AdminOnly,
+        tags=["admin"],
+        summary="The product's current upload and whether its thumbnails are made",
+        responses={200: {"model": ImageUpload}},
+    )
+    async def image_state(queries: Queries, read: Read, product_id: ProductId) -> Response:
+        product, upload_key = await read(queries.image_state, product_id)
+        status = images.image_status(product_id, upload_key, product.image_url, product.thumbnail_url)
+        body = {
+            "product_id": product_id,
+            "upload_key": upload_key,
+            "status": status,
+            "image_url": product.image_url,
+            "thumbnail_url": product.thumbnail_url,
+        }
+        return _json(body)
+
+    @app.put(
+        "/products/{product_id}/image",
+        dependencies=ImageProcessorOnly,
+        tags=["internal"],
+        summary="The image processor reports an upload's thumbnails; 409 when a newer upload replaced it",
+        responses={200: {"model": ProductPayload}, 409: {}},
+    )
+    def apply_image(request: Request, product_id: ProductId, body: ProcessedImage) -> Response:
+        images.check_processed(product_id, body.upload_key, body.image_url, body.thumbnail_url)
+        with request.app.state.open_uow() as uow:
+            product = usecases.apply_image(
+                uow,
+                product_id=product_id,
+                upload_key=body.upload_key,
+                image_url=body.image_url,
+                thumbnail_url=body.thumbnail_url,
+            )
+        return _json(product.to_json())
 
     @app.post(
         "/stock-reservations",

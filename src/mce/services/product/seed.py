@@ -1,4 +1,4 @@
-"""A deterministic demo catalog: plausible products in ten categories, made without any download."""
+"""A deterministic demo catalog: plausible products in ten categories, each with a picture, drawn without downloads."""
 
 from __future__ import annotations
 
@@ -7,9 +7,13 @@ from collections.abc import Iterator
 from decimal import Decimal
 from itertools import islice
 
+from mce.kit.blob.factory import build_blob_store
+from mce.kit.bus.factory import build_bus
 from mce.kit.db import make_engine
 from mce.services.product import usecases
 from mce.services.product.domain import ProductFields
+from mce.services.product.images import new_upload_key
+from mce.services.product.pictures import draw_picture
 from mce.services.product.settings import ProductSettings
 from mce.services.product.store.sql import ProductUnitOfWork, SqlCatalogQueries
 from mce.services.product.store.tables import MIGRATIONS
@@ -111,12 +115,18 @@ def generate_catalog(count: int, seed: int = 2026) -> Iterator[ProductFields]:
 BATCH = 1000
 
 
-def seed_demo_catalog(settings: ProductSettings, *, count: int, force: bool = False) -> int:
-    """Migrate, then add the demo categories and `count` generated products if the catalog is empty (or force)."""
+def seed_demo_catalog(settings: ProductSettings, *, count: int, force: bool = False, pictures: bool = True) -> int:
+    """Migrate, then add the demo categories and `count` generated products if the catalog is empty (or force).
+
+    With pictures, each product gets a drawn photo uploaded to the blob store under uploads/, exactly as an admin's
+    upload is, so the image processor makes its thumbnails when it runs.
+    """
     url = settings.resolved_url()
     if not MIGRATIONS.is_current(url):
         MIGRATIONS.apply(url)
     engine = make_engine(url)
+    bus = build_bus(settings) if pictures else None
+    blobs = build_blob_store(settings, bus) if bus is not None else None
     try:
         if SqlCatalogQueries(engine).count() and not force:
             return 0
@@ -127,10 +137,23 @@ def seed_demo_catalog(settings: ProductSettings, *, count: int, force: bool = Fa
         products = generate_catalog(count)
         added = 0
         while batch := list(islice(products, BATCH)):
+            uploads = []
             with ProductUnitOfWork(engine) as uow:
                 for fields in batch:
-                    usecases.create_product(uow, fields=fields)
+                    product = usecases.create_product(uow, fields=fields)
+                    if blobs is not None:
+                        # Recorded before the bytes are stored, as an upload is: the processor's report finds it.
+                        key = new_upload_key(product.id, "jpg")
+                        usecases.record_upload(uow, product_id=product.id, upload_key=key)
+                        uploads.append((key, fields))
+            if blobs is not None:
+                for key, fields in uploads:
+                    blobs.put(key, draw_picture(fields.category, fields.name), "image/jpeg")
             added += len(batch)
         return added
     finally:
+        if blobs is not None:
+            blobs.close()
+        if bus is not None:
+            bus.close()
         engine.dispose()

@@ -48,6 +48,10 @@ def update_product(
     values = dict(changes)
     if "category" in values:
         values["category_id"] = _existing_category(uow, values.pop("category")).id
+    if "image_url" in values and values["image_url"] != uow.products.get(product_id).image_url:
+        # An image an admin chose by address replaces the uploaded one: its thumbnail goes, and an upload still
+        # being processed may no longer overwrite the admin's choice.
+        values.update(thumbnail_url=None, image_upload_key=None)
     product = uow.products.update(product_id, values, expected_version=expected_version)
     uow.emit(PRODUCTS_TOPIC, product_updated(product))
     return product
@@ -128,6 +132,27 @@ def release_stock(uow: ProductUnitOfWork, *, reference: str) -> list[tuple[int, 
             uow.emit(PRODUCTS_TOPIC, product_updated(product))
             released.append((product_id, quantity))
     return released
+
+
+def record_upload(uow: ProductUnitOfWork, *, product_id: int, upload_key: str) -> None:
+    """Make an upload the product's current picture upload; the last one recorded wins."""
+    uow.products.record_upload(product_id, upload_key)
+
+
+def forget_upload(uow: ProductUnitOfWork, *, product_id: int, upload_key: str) -> None:
+    """Drop an upload whose bytes could not be stored, unless a newer one replaced it already."""
+    uow.products.forget_upload(product_id, upload_key)
+
+
+def apply_image(
+    uow: ProductUnitOfWork, *, product_id: int, upload_key: str, image_url: str, thumbnail_url: str
+) -> Product:
+    """Give the product the thumbnails of its current upload and announce it; a repeated report changes nothing."""
+    product = uow.products.apply_image(product_id, upload_key, image_url, thumbnail_url)
+    if product is None:
+        return uow.products.get(product_id)
+    uow.emit(PRODUCTS_TOPIC, product_updated(product))
+    return product
 
 
 def create_category(uow: ProductUnitOfWork, *, name: str) -> Category:

@@ -52,6 +52,26 @@ class ProductRepository(ABC):
     def touch_category(self, category_id: int) -> list[Product]:
         """Bump the version of every product in the category (its name changed); returns their new states."""
 
+    @abstractmethod
+    def image_upload(self, product_id: int) -> str | None:
+        """The key of the product's current picture upload, if any; raises NotFound."""
+
+    @abstractmethod
+    def record_upload(self, product_id: int, upload_key: str) -> None:
+        """Make the upload the product's current one (the product's version does not change); raises NotFound."""
+
+    @abstractmethod
+    def forget_upload(self, product_id: int, upload_key: str) -> None:
+        """Clear the current upload if it is still this one (its bytes could not be stored)."""
+
+    @abstractmethod
+    def apply_image(self, product_id: int, upload_key: str, image_url: str, thumbnail_url: str) -> Product | None:
+        """Set the image fields and bump the version, only while upload_key is the current upload, in one statement.
+
+        None when they already hold these values (a repeated report); NotFound, or Conflict when another upload is
+        current.
+        """
+
 
 class CategoryRepository(ABC):
     """Managed categories inside one unit of work."""
@@ -94,6 +114,10 @@ class CatalogQueries(ABC):
     @abstractmethod
     def get_json(self, product_id: int) -> bytes:
         """One product as JSON, exactly as Product.to_json writes it; raises NotFound."""
+
+    @abstractmethod
+    def image_state(self, product_id: int) -> tuple[Product, str | None]:
+        """One product and the key of its current picture upload; raises NotFound."""
 
     @abstractmethod
     def categories(self) -> list[Category]:

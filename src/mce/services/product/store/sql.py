@@ -323,6 +323,57 @@ class SqlProductRepository(ProductRepository):
         ).all()
         return [_product(row) for row in rows]
 
+    def image_upload(self, product_id: int) -> str | None:
+        found = self.conn.execute(select(products.c.image_upload_key).where(products.c.id == product_id)).first()
+        if found is None:
+            raise NotFound(f"product {product_id} not found")
+        return found.image_upload_key
+
+    def record_upload(self, product_id: int, upload_key: str) -> None:
+        changed = self.conn.execute(
+            update(products)
+            .where(products.c.id == product_id)
+            .values(image_upload_key=upload_key)
+            .returning(products.c.id)
+        ).first()
+        if changed is None:
+            raise NotFound(f"product {product_id} not found")
+
+    def forget_upload(self, product_id: int, upload_key: str) -> None:
+        self.conn.execute(
+            update(products)
+            .where(products.c.id == product_id, products.c.image_upload_key == upload_key)
+            .values(image_upload_key=None)
+        )
+
+    def apply_image(self, product_id: int, upload_key: str, image_url: str, thumbnail_url: str) -> Product | None:
+        # The check of the current upload and the change are one conditional UPDATE: an upload recorded meanwhile
+        # either comes before it (and this report is refused) or after it (and its own report wins later).
+        changed = self.conn.execute(
+            update(products)
+            .where(
+                products.c.id == product_id,
+                products.c.image_upload_key == upload_key,
+                products.c.image_url.is_distinct_from(image_url)
+                | products.c.thumbnail_url.is_distinct_from(thumbnail_url),
+            )
+            .values(
+                image_url=image_url,
+                thumbnail_url=thumbnail_url,
+                version=products.c.version + 1,
+                updated_at=datetime.now(UTC),
+            )
+            .returning(products.c.id)
+        ).first()
+        if changed is not None:
+            return self.get(product_id)
+        if self.image_upload(product_id) != upload_key:
+            raise Conflict(
+                f"{upload_key} is no longer the current upload of product {product_id}",
+                details=[problem("upload_key", "a newer upload replaced it")],
+            )
+        return None
+
 
 class SqlCategoryRepository(CategoryRepository):
     """Categories on one transaction's connection."""
@@ -443,6 +494,16 @@ class SqlCatalogQueries(CatalogQueries):
         if row is None:
             raise NotFound(f"product {product_id} not found")
         return _product(row)
+
+    def image_state(self, product_id: int) -> tuple[Product, str | None]:
+        query = select(*_COLUMNS, products.c.image_upload_key).select_from(_JOINED).where(products.c.id == product_id)
+        with translated_errors(WHAT), self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            raise NotFound(f"product {product_id} not found")
+        fields = dict(row._mapping)
+        upload_key = fields.pop("image_upload_key")
+        return Product(**fields), upload_key
 
     def categories(self) -> list[Category]:
         counts = (

@@ -51,6 +51,9 @@ products = Table(
     Column("category_id", Integer, ForeignKey("categories.id", name="products_category_fk"), nullable=False),
     Column("image_url", String(2048), nullable=True),
     Column("thumbnail_url", String(2048), nullable=True),
+    # The product's current picture upload (uploads/products/<id>/<upload id>.<ext>): the last one recorded wins,
+    # and the image processor's report of any other is refused.
+    Column("image_upload_key", String(255), nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     Column("version", Integer, nullable=False, server_default="1"),
