@@ -18,6 +18,7 @@ from mce.services.image_processor.settings import ImageProcessorServiceSettings
 from tests.conftest import free_port
 from tests.fakes.product_images import FakeProductImages
 from tests.images import half_transparent_png, marked_jpeg, png_declaring
+from tests.inprocess import IN_PROCESS
 
 TOKEN = "runner-token-for-tests-0123456789"
 BUCKET = "mce-uploads"
@@ -40,7 +41,7 @@ class Platform:
         self.uploads = FilesystemBlobStore(data_dir / "blobs", BUCKET, BusNotifier(self.bus))
         self.product = product
         settings = ImageProcessorServiceSettings(
-            data_dir=data_dir, product_url=product.url, image_processor_token=TOKEN, http_timeout=1
+            data_dir=data_dir, product_url=product.url, image_processor_token=TOKEN, http_timeout=1, **IN_PROCESS
         )
         self.client = TestClient(create_app(settings, bus=self.bus))
 

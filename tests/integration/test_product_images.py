@@ -18,6 +18,7 @@ from mce.kit.bus.sqlite import SqliteEventBus
 from mce.kit.settings import SettingsError
 from mce.services.product.app import create_app
 from mce.services.product.settings import ProductSettings
+from tests.inprocess import IN_PROCESS
 
 TOKEN = "test-admin-token-0123456789"
 PROCESSOR_TOKEN = "test-processor-token-0123456789"
@@ -68,7 +69,11 @@ def events(data_dir: Path, topic: str, wanted: int) -> list:
 @pytest.fixture
 def settings(tmp_path: Path) -> ProductSettings:
     return ProductSettings(
-        data_dir=tmp_path, admin_token=TOKEN, image_processor_token=PROCESSOR_TOKEN, upload_max_bytes=64 * 1024
+        data_dir=tmp_path,
+        admin_token=TOKEN,
+        image_processor_token=PROCESSOR_TOKEN,
+        upload_max_bytes=64 * 1024,
+        **IN_PROCESS,
     )
 
 
@@ -81,7 +86,9 @@ def client(settings: ProductSettings) -> Iterator[TestClient]:
 
 @pytest.fixture
 def product(client: TestClient) -> dict:
-    return client.post("/products", json=NEW, headers=ADMIN).json()
+    created = client.post("/products", json=NEW, headers=ADMIN)
+    assert created.status_code == 201, created.text
+    return created.json()
 
 
 def upload(client: TestClient, product_id: int, data: bytes | None = None) -> str:
@@ -141,11 +148,17 @@ def test_a_header_claiming_absurd_dimensions_is_422_before_any_decoding(client, 
 
 def test_a_picture_just_over_the_pixel_setting_is_422(tmp_path) -> None:
     settings = ProductSettings(
-        data_dir=tmp_path, admin_token=TOKEN, image_processor_token=PROCESSOR_TOKEN, upload_max_pixels=64 * 48 - 1
+        data_dir=tmp_path,
+        admin_token=TOKEN,
+        image_processor_token=PROCESSOR_TOKEN,
+        upload_max_pixels=64 * 48 - 1,
+        **IN_PROCESS,
     )
     with TestClient(create_app(settings)) as client:
         client.post("/categories", json={"name": "Home"}, headers=ADMIN)
-        product = client.post("/products", json=NEW, headers=ADMIN).json()
+        created = client.post("/products", json=NEW, headers=ADMIN)
+        assert created.status_code == 201, created.text
+        product = created.json()
         assert client.post(f"/products/{product['id']}/image", content=jpeg(64, 48), headers=ADMIN).status_code == 422
         assert client.post(f"/products/{product['id']}/image", content=jpeg(63, 48), headers=ADMIN).status_code == 202
 

@@ -15,11 +15,12 @@ from mce.kit.settings import SettingsError, load_settings
 from mce.registry import BY_NAME
 from mce.stream.app import create_app
 from mce.stream.settings import StreamSettings
+from tests.inprocess import IN_PROCESS
 from tests.stream_vectors import load_case
 
 
 def settings_for(tmp_path: Path, **overrides: object) -> StreamSettings:
-    return load_settings(StreamSettings, data_dir=tmp_path, **overrides)
+    return load_settings(StreamSettings, data_dir=tmp_path, **{**IN_PROCESS, **overrides})
 
 
 def metric(text: str, name: str) -> float:
