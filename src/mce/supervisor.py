@@ -445,8 +445,9 @@ def plan_platform(data_dir: Path, environ: Mapping[str, str]) -> Plan:
 
 def _banner(children: Sequence[Child], secrets: Mapping[str, str], took_s: float) -> None:
     say(f"all services are ready in {took_s:.1f} s:")
+    width = max((len(child.name) for child in children), default=0)
     for child in children:
-        say(f"  {child.name:<9} {child.url}   metrics: {child.metrics_url}   (log: {child.log_path})")
+        say(f"  {child.name:<{width}} {child.url}   metrics: {child.metrics_url}   (log: {child.log_path})")
     public = next((c for c in children if c.spec.public), None)
     if public is not None:
         say(f"storefront:  {public.url}/")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import math
 from collections.abc import Callable
 from functools import cache
 
@@ -66,9 +67,14 @@ def _shirt(draw: ImageDraw.ImageDraw, ink: tuple[int, int, int]) -> None:
 
 
 def _leaf(draw: ImageDraw.ImageDraw, ink: tuple[int, int, int]) -> None:
-    draw.chord((176, 40, 336, 200), 200, 340, outline=ink, width=9)
-    draw.chord((176, 0, 336, 160), 20, 160, outline=ink, width=9)
-    draw.line((196, 170, 316, 70), fill=ink, width=7)
+    # A pointed leaf tilted up to the right: half-width follows sin() along its length, then a midrib and a stem.
+    along, across = (0.8, -0.6), (0.6, 0.8)
+    half = [(t / 20, 42 * math.sin(math.pi * t / 20)) for t in range(21)]
+    outline = [(-85 + 170 * u, w) for u, w in half] + [(-85 + 170 * u, -w) for u, w in reversed(half)]
+    points = [(256 + x * along[0] + y * across[0], 120 + x * along[1] + y * across[1]) for x, y in outline]
+    draw.polygon(points, outline=ink, width=9)
+    draw.line((256 - 85 * along[0], 120 - 85 * along[1], 256 + 70 * along[0], 120 + 70 * along[1]), fill=ink, width=6)
+    draw.line((256 - 85 * along[0], 120 - 85 * along[1], 256 - 115 * along[0], 120 - 115 * along[1]), fill=ink, width=8)
 
 
 def _basket(draw: ImageDraw.ImageDraw, ink: tuple[int, int, int]) -> None:
