@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import io
 import os
-import platform as host
 import sys
 import time
-from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
+from bench.run import machine
 from mce.functions.image_processor.keys import THUMBNAIL_WIDTHS
 from mce.functions.image_processor.thumbnails import make_thumbnails
 
@@ -48,19 +47,6 @@ def photo(seed: int, grain: float, width: int = WIDTH, height: int = HEIGHT) -> 
     out = io.BytesIO()
     picture.save(out, "JPEG", quality=90)
     return out.getvalue()
-
-
-def machine() -> str:
-    """CPU model and core count, so figures are read against the machine they came from."""
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{model}, {os.cpu_count()} cores, Python {host.python_version()}, Pillow {Image.__version__}"
 
 
 def pin_to_one_core() -> str:
@@ -95,7 +81,7 @@ def measure(grain: float, images: int = 400) -> dict:
 
 def main() -> None:
     images = int(sys.argv[1]) if len(sys.argv) > 1 else 400
-    lines = [f"machine: {machine()} ({pin_to_one_core()})"]
+    lines = [f"machine: {machine()}, Pillow {Image.__version__} ({pin_to_one_core()})"]
     for name, grain in GRAIN.items():
         r = measure(grain, images)
         verdict = "meets" if r["images_per_s"] >= TARGET_IMAGES_PER_S else "MISSES"

@@ -7,13 +7,13 @@ from decimal import Decimal
 
 import pytest
 
+from mce.kit.contracts import activity_event
 from mce.services.events_producer.domain import (
     FALLBACK_CATALOG,
     Catalog,
     Disorder,
     Pacer,
     ShopperSimulator,
-    activity_event,
     parse_mix,
 )
 

@@ -55,6 +55,22 @@ async def _run_check(item: ReadinessCheck) -> str:
         return f"failed: {type(exc).__name__}: {exc}"[:200]
 
 
+def add_stats_route(app: FastAPI, endpoint: Callable[..., Any], summary: str) -> None:
+    """Serve endpoint at GET /stats for operators, only where /metrics is served on the service's own port.
+
+    Internal, like /metrics: the gateway never forwards it to shoppers.
+    """
+    if app.state.settings.public_metrics:
+        app.add_api_route(
+            "/stats",
+            endpoint,
+            methods=["GET"],
+            tags=["ops"],
+            summary=f"Internal: {summary}",
+            description="For operators; served only where /metrics is (MCE_PUBLIC_METRICS).",
+        )
+
+
 def create_service_app(
     service: str,
     settings: BaseServiceSettings,

@@ -7,12 +7,13 @@ what another refuses. Pure pydantic: no I/O.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from mce.kit.errors import Invalid, problem
+from mce.kit.events import Event
 from mce.kit.money import Money
 
 # Ids and versions are 32-bit integers in PostgreSQL.
@@ -391,6 +392,16 @@ class ActivityPayload(BaseModel):
     product_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
     timestamp: Annotated[int, Field(ge=0, le=2**40)]
     metadata: dict[str, ActivityMetadataValue] = Field(default_factory=dict, max_length=ACTIVITY_METADATA_KEYS_MAX)
+
+
+def activity_event(payload: ActivityPayload) -> Event:
+    """The envelope for a payload: keyed by user, occurred when it says."""
+    return Event(
+        type=USER_ACTIVITY,
+        key=payload.user_id,
+        data=payload.model_dump(mode="json"),
+        occurred_at=datetime.fromtimestamp(payload.timestamp, UTC),
+    )
 
 
 class WindowPayload(BaseModel):

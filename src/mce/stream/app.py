@@ -13,7 +13,7 @@ from fastapi import FastAPI, Request
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from mce.kit.app import add_readiness_check, create_service_app
+from mce.kit.app import add_readiness_check, add_stats_route, create_service_app
 from mce.kit.bus.factory import build_bus
 from mce.kit.bus.port import EventBus
 from mce.kit.errors import Unavailable
@@ -138,13 +138,5 @@ def create_app(settings: StreamSettings | None = None, *, bus: EventBus | None =
     )
     app.state.runner = None
     app.state.metrics.registry.register(StreamCollector(app))
-    if settings.public_metrics:
-        app.add_api_route(
-            "/stats",
-            stats,
-            methods=["GET"],
-            tags=["ops"],
-            summary="Internal: the window job's progress",
-            description="For operators; served only where /metrics is (MCE_PUBLIC_METRICS).",
-        )
+    add_stats_route(app, stats, "the window job's progress")
     return app

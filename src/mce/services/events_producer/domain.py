@@ -14,12 +14,10 @@ import random
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from mce.kit.contracts import ACTIVITY_TYPES, USER_ACTIVITY, ActivityPayload
-from mce.kit.events import Event
+from mce.kit.contracts import ACTIVITY_TYPES, ActivityPayload
 
 DEFAULT_MIX = "view_product=70,search=15,add_to_cart=10,purchase=5"
 USER_PREFIX = "sim-"
@@ -192,16 +190,6 @@ class ShopperSimulator:
         if draw < disorder.late_fraction + disorder.out_of_order_fraction:
             return self._rng.randint(1, disorder.max_skew_s)
         return 0
-
-
-def activity_event(payload: ActivityPayload) -> Event:
-    """The envelope for a payload: keyed by user, occurred when it says."""
-    return Event(
-        type=USER_ACTIVITY,
-        key=payload.user_id,
-        data=payload.model_dump(mode="json"),
-        occurred_at=datetime.fromtimestamp(payload.timestamp, UTC),
-    )
 
 
 class Pacer:

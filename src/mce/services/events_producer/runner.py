@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from typing import IO
 
 from mce.kit.bus.port import EventBus
+from mce.kit.contracts import activity_event
 from mce.kit.events import Event
-from mce.services.events_producer.domain import Pacer, ShopperSimulator, activity_event
+from mce.services.events_producer.domain import Pacer, ShopperSimulator
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mce.kit.auth import client_address
-from mce.kit.contracts import ACTIVITY_METADATA_VALUE_MAX, MAX_ID, USER_ACTIVITY, ActivityPayload
+from mce.kit.contracts import ACTIVITY_METADATA_VALUE_MAX, MAX_ID, ActivityPayload, activity_event
 from mce.kit.events import Event
 from mce.kit.fastpath import path_id
 from mce.services.frontend.accounts import ACCOUNT
@@ -112,16 +112,6 @@ def is_bot(user_agent: str) -> bool:
 def bounded(text: str) -> str:
     """Free text for metadata: printable, trimmed, cut to the contract's length."""
     return "".join(ch for ch in text if ch.isprintable()).strip()[:ACTIVITY_METADATA_VALUE_MAX]
-
-
-def activity_event(payload: ActivityPayload) -> Event:
-    """The envelope for a payload: keyed by user, occurred when it says."""
-    return Event(
-        type=USER_ACTIVITY,
-        key=payload.user_id,
-        data=payload.model_dump(mode="json"),
-        occurred_at=datetime.fromtimestamp(payload.timestamp, UTC),
-    )
 
 
 class ActivityRecorder:

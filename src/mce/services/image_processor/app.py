@@ -18,7 +18,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from mce.functions.image_processor.handler import build_processor
 from mce.functions.image_processor.processor import ImageProcessor, Outcome
-from mce.kit.app import add_readiness_check, create_service_app
+from mce.kit.app import add_readiness_check, add_stats_route, create_service_app
 from mce.kit.blob.notifications import BLOB_CREATED
 from mce.kit.bus.consumer import Consumer
 from mce.kit.bus.factory import build_bus
@@ -158,13 +158,5 @@ def create_app(
         description="Makes WebP thumbnails of uploaded product photos and tells the product service their URLs.",
     )
     app.state.runner_metrics = RunnerMetrics(app.state.metrics.registry)
-    if settings.public_metrics:
-        app.add_api_route(
-            "/stats",
-            stats,
-            methods=["GET"],
-            tags=["ops"],
-            summary="Internal: the notification consumer's progress",
-            description="For operators; served only where /metrics is (MCE_PUBLIC_METRICS).",
-        )
+    add_stats_route(app, stats, "the notification consumer's progress")
     return app

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import orjson
 from fastapi import Depends, FastAPI, Query, Request, Response
 
-from mce.kit.app import add_readiness_check, create_service_app
+from mce.kit.app import add_readiness_check, add_stats_route, create_service_app
 from mce.kit.bus.consumer import Consumer
 from mce.kit.bus.factory import build_bus
 from mce.kit.bus.port import EventBus
@@ -172,14 +172,5 @@ def create_app(
         description="Full-text product search with prefixes, typos, compounds, synonyms, filters and category counts.",
     )
     add_search_route(app)
-    if settings.public_metrics:
-        # Internal, like /metrics: on the service's own port, which the gateway never forwards to shoppers.
-        app.add_api_route(
-            "/stats",
-            stats,
-            methods=["GET"],
-            tags=["ops"],
-            summary="Internal: index size, event consumer progress and rebuild state",
-            description="For operators; served only where /metrics is (MCE_PUBLIC_METRICS).",
-        )
+    add_stats_route(app, stats, "index size, event consumer progress and rebuild state")
     return app
