@@ -8,7 +8,7 @@ import pytest
 
 from mce.kit import contracts
 from mce.kit.events import ENVELOPE_VERSION
-from mce.stream import flink_job
+from mce.stream import flink_job, runner
 
 
 def test_the_job_module_imports_without_pyflink() -> None:
@@ -21,6 +21,11 @@ def test_the_job_defaults_are_the_contracts() -> None:
     assert params.result_type == contracts.WINDOW_COUNTED
     assert params.window_size_ms == contracts.WINDOW_SIZE_MS
     assert flink_job.ENVELOPE_VERSION == ENVELOPE_VERSION
+
+
+def test_the_job_accepts_exactly_what_the_embedded_runner_accepts() -> None:
+    assert flink_job.USER_ID_PATTERN == contracts.ACTIVITY_USER_ID_PATTERN
+    assert flink_job.MAX_TIMESTAMP_S == runner.MAX_TIMESTAMP_S
 
 
 def test_the_out_of_orderness_default_is_five_seconds_as_the_design_says() -> None:

@@ -29,6 +29,9 @@ WINDOW_COUNTED = "ActivityWindowCounted"
 WINDOW_SIZE_MS = 60_000
 OUT_OF_ORDERNESS_MS = 5_000
 ENVELOPE_VERSION = 1
+# What the embedded runner accepts, and so what this job counts: anything else is skipped, never fatal.
+USER_ID_PATTERN = r"^[A-Za-z0-9_.:@-]{1,100}$"
+MAX_TIMESTAMP_S = 2**40
 MAX_INTERVAL_MS = 100 * 86_400_000  # Flink SQL takes two digits of days in an interval literal
 
 
@@ -61,8 +64,13 @@ def interval(ms: int) -> str:
 def pipeline_sql(index: int, source_dir: str, sink_dir: str, params: JobParams) -> tuple[list[str], str]:
     """The DDL of pipeline `index` (source table, activity view, sink table) and its INSERT statement."""
     source, activity, sink = f"user_events_{index}", f"activity_{index}", f"analytics_results_{index}"
+    seconds = "`data`.`timestamp`"
+    valid_seconds = f"CASE WHEN {seconds} BETWEEN 0 AND {MAX_TIMESTAMP_S} THEN {seconds} ELSE 0 END"
     ddl = [
         # The kit envelope as user-events carries it; metadata's values are str | int | bool | null, read as text.
+        # A line that is not JSON of this shape is skipped (ignore-parse-errors), and an event time outside the
+        # contract's range is read as 0 for the watermark, which then never moves for it, and filtered out below:
+        # one poison message must neither stop the job nor push the watermark past every window.
         f"""CREATE TEMPORARY TABLE {source} (
             `event_id` STRING,
             `type` STRING,
@@ -71,11 +79,15 @@ def pipeline_sql(index: int, source_dir: str, sink_dir: str, params: JobParams) 
             `version` INT,
             `data` ROW<`user_id` STRING, `event_type` STRING, `product_id` STRING, `timestamp` BIGINT,
                        `metadata` MAP<STRING, STRING>>,
-            `ts` AS TO_TIMESTAMP_LTZ(`data`.`timestamp`, 0),
+            `ts` AS TO_TIMESTAMP_LTZ({valid_seconds}, 0),
             WATERMARK FOR `ts` AS `ts` - {interval(params.out_of_orderness_ms)}
-        ) WITH ('connector' = 'filesystem', 'path' = {sql_string(source_dir)}, 'format' = 'json')""",
+        ) WITH ('connector' = 'filesystem', 'path' = {sql_string(source_dir)}, 'format' = 'json',
+                'json.ignore-parse-errors' = 'true')""",
         f"""CREATE TEMPORARY VIEW {activity} AS
-            SELECT `data`.`user_id` AS user_id, `ts` FROM {source} WHERE `type` = {sql_string(params.activity_type)}""",
+            SELECT `data`.`user_id` AS user_id, `ts` FROM {source}
+            WHERE `type` = {sql_string(params.activity_type)}
+              AND `data`.`timestamp` BETWEEN 0 AND {MAX_TIMESTAMP_S}
+              AND REGEXP(`data`.`user_id`, {sql_string(USER_ID_PATTERN)})""",
         f"""CREATE TEMPORARY TABLE {sink} (
             `event_id` STRING,
             `type` STRING,
