@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import threading
@@ -19,8 +20,9 @@ from starlette.concurrency import run_in_threadpool
 from mce.kit import idempotency
 from mce.kit.app import add_readiness_check, create_service_app
 from mce.kit.auth import check_admin
+from mce.kit.bus.consumer import Consumer
 from mce.kit.bus.factory import build_bus
-from mce.kit.contracts import MAX_ID, Limit, Offset
+from mce.kit.contracts import MAX_ID, ORDERS_TOPIC, Limit, Offset
 from mce.kit.db import open_engine, write_transaction
 from mce.kit.errors import BadRequest, Invalid, problem
 from mce.kit.http import ServiceClient, Transport
@@ -35,6 +37,7 @@ from mce.services.order.domain import Order
 from mce.services.order.lifecycle import allowed_next, staff_may
 from mce.services.order.payment import CardError, read_card
 from mce.services.order.remote import HttpCart, HttpStock
+from mce.services.order.restock import RESTOCK_GROUP, Restocker
 from mce.services.order.schemas import (
     OrderCheckout,
     OrderClaim,
@@ -136,7 +139,12 @@ def create_app(
             app.state.queries = queries
             app.state.open_uow = open_uow
             app.state.relay = relay
-            app.state.checkout = Checkout(open_uow, HttpCart(carts), HttpStock(products, admin_token))
+            stock = HttpStock(products, admin_token)
+            app.state.checkout = Checkout(open_uow, HttpCart(carts), stock)
+            # Reservations of orders that ended before shipping go back, followed from the order's own events.
+            restocker = Restocker(stock.release, asyncio.get_running_loop(), timeout_s=settings.http_timeout * 2)
+            restock = Consumer(bus, ORDERS_TOPIC, RESTOCK_GROUP, restocker)
+            app.state.restocker = restocker
             add_readiness_check(app, "database", lambda: run_in_threadpool(queries.ping))
             add_readiness_check(app, "cart", carts.ping, required=False)
             add_readiness_check(app, "product", products.ping, required=False)
@@ -147,6 +155,9 @@ def create_app(
             starter.start()
             stack.callback(relay.stop)
             stack.callback(starter.cancel)
+            restock.start()
+            # Stopped before the product client closes (callbacks run last first), and off the loop it calls into.
+            stack.push_async_callback(run_in_threadpool, restock.stop)
             yield
 
     app = create_service_app("order", settings, lifespan=lifespan, description="Orders and checkout.")
