@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from mce import registry
+from mce.forkserver import ForkServer
 from mce.kit.secrets import resolve_secret
 from mce.kit.settings import ENV_PREFIX, SettingsError, load_settings
 from mce.registry import ServiceSpec
@@ -473,7 +474,10 @@ def run_platform(*, data_dir: Path, seed_count: int, freeze_timeout_s: float) ->
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, request_stop)
 
-    supervisor = Supervisor(plan.children, freeze_timeout_s=freeze_timeout_s)
+    # Services fork from a process that imported their common libraries once: the plain way where it cannot run.
+    forks = ForkServer.start(fallback=launch_service, report=say)
+    launch = forks.launch if forks is not None else launch_service
+    supervisor = Supervisor(plan.children, freeze_timeout_s=freeze_timeout_s, launch=launch)
     # Each service starts as soon as what it needs is ready, one without a database at once, so the start-ups of
     # some overlap the database checks of others.
     order = sorted(plan.children, key=lambda child: child.name in plan.databases)
@@ -499,4 +503,6 @@ def run_platform(*, data_dir: Path, seed_count: int, freeze_timeout_s: float) ->
     finally:
         say("stopping…")
         supervisor.stop()
+        if forks is not None:
+            forks.close()
         say("stopped")
