@@ -14,7 +14,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from mce.kit.app import add_readiness_check, add_stats_route, create_service_app
-from mce.kit.bus.factory import build_bus
+from mce.kit.bus.factory import own_bus
 from mce.kit.bus.port import EventBus
 from mce.kit.errors import Unavailable
 from mce.kit.settings import load_settings
@@ -89,9 +89,7 @@ def _lifespan(settings: StreamSettings, bus: EventBus | None) -> Callable[[FastA
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
-            event_bus = bus or build_bus(settings)
-            if bus is None:
-                stack.callback(event_bus.close)
+            event_bus = own_bus(stack, settings, bus)
             checkpoints = SqliteCheckpointStore(settings.data_dir / "stream" / "checkpoints.db")
             stack.callback(checkpoints.close)
             runner = StreamRunner(

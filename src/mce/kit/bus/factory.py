@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AsyncExitStack, ExitStack
 from typing import Literal
 
 from pydantic import Field
@@ -20,6 +21,15 @@ class BusSettings(BaseServiceSettings):
     # The embedded log drops events older than this, and the oldest ones while it is bigger than its size limit.
     bus_retention_hours: float = Field(default=168.0, gt=0, le=24 * 365)
     bus_retention_mb: int = Field(default=512, ge=1, le=1_000_000)
+
+
+def own_bus(stack: ExitStack | AsyncExitStack, settings: BusSettings, given: EventBus | None) -> EventBus:
+    """The given bus (a test's, which the caller closes), else one built for the settings that the stack closes."""
+    if given is not None:
+        return given
+    bus = build_bus(settings)
+    stack.callback(bus.close)
+    return bus
 
 
 def build_bus(settings: BusSettings) -> EventBus:

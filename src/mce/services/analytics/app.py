@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from mce.kit.app import add_readiness_check, create_service_app
 from mce.kit.bus.consumer import Consumer
-from mce.kit.bus.factory import build_bus
+from mce.kit.bus.factory import own_bus
 from mce.kit.bus.port import EventBus
 from mce.kit.db import open_engine, read_runner
 from mce.kit.errors import ErrorBody
@@ -77,9 +77,7 @@ def create_app(settings: AnalyticsSettings | None = None, *, bus: EventBus | Non
             engine = await open_engine(settings.resolved_url(), MIGRATIONS, migrate=settings.migrate_on_start)
             store = SqlWindowStore(engine)
             stack.callback(store.close)
-            event_bus = bus or build_bus(settings)
-            if bus is None:
-                stack.callback(event_bus.close)
+            event_bus = own_bus(stack, settings, bus)
             app.state.store = store
             app.state.read = read_runner(engine)
             metrics: WindowMetrics = app.state.window_metrics

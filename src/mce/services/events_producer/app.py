@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mce.kit.app import add_readiness_check, create_service_app
 from mce.kit.auth import check_admin
-from mce.kit.bus.factory import build_bus
+from mce.kit.bus.factory import own_bus
 from mce.kit.bus.port import EventBus
 from mce.kit.errors import ErrorBody
 from mce.kit.http import ServiceClient, Transport
@@ -129,9 +129,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
-            event_bus = bus or build_bus(settings)
-            if bus is None:
-                stack.callback(event_bus.close)
+            event_bus = own_bus(stack, settings, bus)
             products = ServiceClient(
                 "product", settings.product_url, timeout=settings.http_timeout, transport=product_transport
             )

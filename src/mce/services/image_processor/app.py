@@ -21,7 +21,7 @@ from mce.functions.image_processor.processor import ImageProcessor, Outcome
 from mce.kit.app import add_readiness_check, add_stats_route, create_service_app
 from mce.kit.blob.notifications import BLOB_CREATED
 from mce.kit.bus.consumer import Consumer
-from mce.kit.bus.factory import build_bus
+from mce.kit.bus.factory import own_bus
 from mce.kit.bus.port import EventBus
 from mce.kit.events import Event
 from mce.kit.settings import load_settings
@@ -111,9 +111,7 @@ def _lifespan(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
-            event_bus = bus or build_bus(settings)
-            if bus is None:
-                stack.callback(event_bus.close)
+            event_bus = own_bus(stack, settings, bus)
             work = processor or build_processor(settings)
             if processor is None:
                 stack.callback(work.store.close)

@@ -14,7 +14,7 @@ from fastapi import Depends, FastAPI, Query, Request, Response
 
 from mce.kit.app import add_readiness_check, add_stats_route, create_service_app
 from mce.kit.bus.consumer import Consumer
-from mce.kit.bus.factory import build_bus
+from mce.kit.bus.factory import own_bus
 from mce.kit.bus.port import EventBus
 from mce.kit.contracts import PRODUCTS_TOPIC, SearchResults
 from mce.kit.errors import ErrorBody
@@ -121,9 +121,7 @@ def _lifespan(
             search_index = index or build_index(settings.search_index, data_dir=settings.data_dir)
             if index is None:
                 stack.callback(search_index.close)
-            event_bus = bus or build_bus(settings)
-            if bus is None:
-                stack.callback(event_bus.close)
+            event_bus = own_bus(stack, settings, bus)
             products = ServiceClient(
                 "product", settings.product_url, timeout=settings.http_timeout, transport=product_transport
             )
