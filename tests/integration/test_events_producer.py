@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import orjson
@@ -144,6 +146,21 @@ def test_starting_twice_runs_one_producer_at_the_new_rate(tmp_path, catalog, bus
         again = client.post("/producer/start", json={"rate": 80}, headers=ADMIN).json()
         client.post("/producer/stop", headers=ADMIN)
     assert again["running"] is True and again["rate"] == 80
+
+
+def test_stops_and_starts_from_many_callers_at_once_never_run_two_producers(tmp_path, catalog, bus) -> None:
+    with producer(tmp_path, catalog, bus) as client:
+        calls = [("/producer/start", {"rate": 500}), ("/producer/stop", None)] * 10
+
+        def call(path_and_body: tuple[str, dict | None]) -> int:
+            path, body = path_and_body
+            return client.post(path, json=body, headers=ADMIN).status_code
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            assert set(pool.map(call, calls)) == {200}
+        assert sum(t.name == "events-producer" and t.is_alive() for t in threading.enumerate()) <= 1
+        client.post("/producer/stop", headers=ADMIN)
+        assert not any(t.name == "events-producer" and t.is_alive() for t in threading.enumerate())
 
 
 def test_it_starts_by_itself_when_told_to(tmp_path, catalog, bus) -> None:

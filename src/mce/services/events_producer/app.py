@@ -107,7 +107,7 @@ async def _follow_catalog(loop: ProducerLoop, products: ServiceClient, refresh_s
     while True:
         loop.simulator.catalog = catalog = await read_catalog(products)
         if waiting and (not catalog.fallback or time.monotonic() - began >= AUTOSTART_WAIT_S):
-            loop.start()
+            await asyncio.to_thread(loop.start)
             waiting = False
         await asyncio.sleep(AUTOSTART_RETRY_S if waiting else FALLBACK_RETRY_S if catalog.fallback else refresh_s)
 
@@ -178,7 +178,8 @@ def create_app(
         responses=ERRORS,
     )
     async def start(request: Request, body: Annotated[StartBody | None, Body()] = None) -> ProducerStatus:
-        request.app.state.loop.start(body.rate if body is not None else None)
+        # Off the event loop: a start waits for a stop under way to finish its batch.
+        await asyncio.to_thread(request.app.state.loop.start, body.rate if body is not None else None)
         return _status(request)
 
     @app.post("/producer/stop", tags=["producer"], summary="Stop producing", dependencies=AdminOnly, responses=ERRORS)

@@ -52,6 +52,9 @@ class ProducerLoop:
         self.skipped = 0
         self.last_error: str | None = None
         self._lock = threading.Lock()
+        # Held across a whole start or stop: a start waits for a stopping loop to end, so two never share the
+        # simulator (a stop followed at once by a start, or concurrent calls to the API).
+        self._lifecycle = threading.Lock()
         self._pacer: Pacer | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -64,7 +67,7 @@ class ProducerLoop:
 
     def start(self, rate: float | None = None) -> None:
         """Produce at the rate (or the current one); a running loop just takes the new rate."""
-        with self._lock:
+        with self._lifecycle, self._lock:
             if rate is not None:
                 self._set_rate(rate)
             if self.running:
@@ -77,12 +80,13 @@ class ProducerLoop:
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop producing and wait for the batch under way."""
-        with self._lock:
-            thread, self._thread = self._thread, None
-            self._stop.set()
-        if thread is not None:
-            thread.join(timeout)
-            log.info("stopped producing synthetic activity")
+        with self._lifecycle:
+            with self._lock:
+                thread, self._thread = self._thread, None
+                self._stop.set()
+            if thread is not None:
+                thread.join(timeout)
+                log.info("stopped producing synthetic activity")
 
     def set_rate(self, rate: float) -> None:
         """Produce at this rate from now on, running or not."""
