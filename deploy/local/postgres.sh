@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Start a throwaway PostgreSQL on 127.0.0.1 for tests (installing Debian's package if missing); print its URL.
-# Usage: deploy/local/postgres.sh [start|stop]. Settings: MCE_PG_PORT (55432), MCE_PG_DIR (/tmp/mce-pg).
+# Usage: deploy/local/postgres.sh [start|stop]. Settings: MCE_PG_PORT (55432), MCE_PG_DIR (/tmp/mce-pg),
+# MCE_PG_KEEP (0; 1 restarts the cluster already in MCE_PG_DIR instead of making a new one: `make up-real` keeps its data).
 set -euo pipefail
 port="${MCE_PG_PORT:-55432}"
 dir="${MCE_PG_DIR:-/tmp/mce-pg}"
@@ -26,12 +27,14 @@ if [ "${1:-start}" = "stop" ]; then
 fi
 
 if ! "$bin/pg_isready" -q -h 127.0.0.1 -p "$port"; then
-  # Not running: start from a new cluster, so a stale lock file or half-written data from a killed run cannot stop us.
-  rm -rf "$dir"
-  mkdir -p "$dir"
-  if [ "$(id -u)" = 0 ]; then chown postgres:postgres "$dir"; fi
-  log "initdb in $dir"
-  as_owner "$bin/initdb" -D "$dir" -U postgres -A trust --no-sync >/dev/null
+  if [ "${MCE_PG_KEEP:-0}" != 1 ] || [ ! -f "$dir/PG_VERSION" ]; then
+    # Not running: start from a new cluster, so a stale lock file or half-written data from a killed run cannot stop us.
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    if [ "$(id -u)" = 0 ]; then chown postgres:postgres "$dir"; fi
+    log "initdb in $dir"
+    as_owner "$bin/initdb" -D "$dir" -U postgres -A trust --no-sync >/dev/null
+  fi
   log "starting on 127.0.0.1:$port"
   # fsync off: a test database trades durability for speed; never copy these flags to production.
   as_owner "$bin/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 start \

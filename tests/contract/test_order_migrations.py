@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
-from mce.kit.db import normalise_url
+from mce.kit.db import ensure_database, normalise_url
 from mce.services.order.store.tables import MIGRATIONS, metadata
 from tests.dbs import fresh_postgres_database
 
@@ -36,3 +37,18 @@ def test_the_migrated_schema_matches_the_declared_tables(empty_url: str) -> None
     finally:
         engine.dispose()
     assert differences == []
+
+
+@pytest.mark.postgres
+def test_migrations_make_a_missing_database_on_the_server_once(postgres_url: str) -> None:
+    with fresh_postgres_database(postgres_url) as url:
+        missing = make_url(url).set(database=make_url(url).database + "_new").render_as_string(hide_password=False)
+        try:
+            MIGRATIONS.apply(missing)
+            assert MIGRATIONS.is_current(missing)
+            assert ensure_database(missing) is False
+        finally:
+            admin = create_engine(normalise_url(url), isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(missing).database}" WITH (FORCE)'))
+            admin.dispose()

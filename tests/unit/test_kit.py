@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from mce.kit.context import TIMEOUT_HEADER, deadline_var, request_id_var
 from mce.kit.errors import Unavailable, describe_validation, error_body
@@ -17,7 +18,7 @@ from mce.kit.events import Event
 from mce.kit.http import HttpResponse, NotSent, SendFailed, ServiceClient
 from mce.kit.money import MoneyError, format_amount, parse_amount
 from mce.kit.secrets import MIN_SECRET_CHARS, resolve_secret
-from mce.kit.settings import BaseServiceSettings, SettingsError, load_settings
+from mce.kit.settings import BaseServiceSettings, DatabaseSettings, SettingsError, load_settings
 
 
 class _Choice(BaseServiceSettings):
@@ -68,6 +69,33 @@ def test_settings_come_from_mce_prefixed_variables(monkeypatch, tmp_path) -> Non
     monkeypatch.setenv("MCE_MAX_BODY_BYTES", "2048")
     settings = load_settings(BaseServiceSettings)
     assert settings.data_dir == tmp_path and settings.max_body_bytes == 2048
+
+
+def test_a_service_database_is_its_own_on_the_rds_host_when_no_url_is_given(monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("MCE_DATA_DIR", str(tmp_path))
+    assert load_settings(DatabaseSettings).resolved_database_url("order").startswith("sqlite:///")
+    monkeypatch.setenv("RDS_HOST", "db.internal")
+    monkeypatch.setenv("RDS_PASSWORD", "p@ss/w:rd?")
+    monkeypatch.setenv("RDS_SSLMODE", "require")
+    url = make_url(load_settings(DatabaseSettings).resolved_database_url("order"))
+    assert (url.host, url.port, url.username, url.database) == ("db.internal", 5432, "mce", "mce_order")
+    assert url.password == "p@ss/w:rd?" and url.query == {"sslmode": "require"}
+    monkeypatch.setenv("MCE_DATABASE_URL", "postgresql://elsewhere/db")
+    assert load_settings(DatabaseSettings).resolved_database_url("order") == "postgresql://elsewhere/db"
+
+
+def test_a_bad_design_named_setting_is_reported_by_both_its_names(monkeypatch) -> None:
+    monkeypatch.setenv("RDS_PORT", "five")
+    with pytest.raises(SettingsError, match=r"MCE_RDS_PORT \(or RDS_PORT\)"):
+        load_settings(DatabaseSettings)
+
+
+def test_production_needs_a_database_url_or_an_rds_host(monkeypatch) -> None:
+    monkeypatch.setenv("MCE_ENV", "production")
+    with pytest.raises(SettingsError, match="RDS_HOST"):
+        load_settings(DatabaseSettings)
+    monkeypatch.setenv("RDS_HOST", "db.internal")
+    assert load_settings(DatabaseSettings).rds_host == "db.internal"
 
 
 def test_the_error_body_always_has_a_list_of_details() -> None:

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
-from sqlalchemy import Engine, MetaData, create_engine, engine_from_config, event, pool
+from sqlalchemy import Engine, MetaData, create_engine, engine_from_config, event, pool, text
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, ProgrammingError
 from starlette.concurrency import run_in_threadpool
 
 from mce.kit.errors import Conflict, Unavailable
@@ -23,6 +23,8 @@ ReadRunner = Callable[..., Awaitable[Any]]
 
 # Execution option that makes a SQLite transaction take the write lock when it begins, not at its first write.
 _WRITE = "mce_write"
+# Seconds to open a connection to PostgreSQL before the call fails as unavailable.
+CONNECT_TIMEOUT_S = 5
 # One lock per SQLite engine, forgotten with the engine.
 _WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
 
@@ -72,7 +74,52 @@ def make_engine(url: str) -> Engine:
 
         _WRITE_LOCKS[engine] = threading.Lock()
         return engine
-    return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True, pool_recycle=1800)
+    # A database that does not answer fails a request in seconds (503), instead of holding it until TCP gives up.
+    return create_engine(
+        url,
+        pool_size=10,
+        max_overflow=10,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        pool_timeout=5,
+        connect_args={"connect_timeout": CONNECT_TIMEOUT_S},
+    )
+
+
+def ensure_database(url: str) -> bool:
+    """Create the PostgreSQL database url names if it does not exist (a service's own, on a shared server).
+
+    True if it was made. SQLite makes its file itself. The role needs CREATEDB; where it lacks it, an operator
+    makes the database once and this only finds it there.
+    """
+    parsed = make_url(normalise_url(url))
+    if not parsed.drivername.startswith("postgresql") or not parsed.database:
+        return False
+    admin = create_engine(
+        parsed.set(database="postgres"),
+        isolation_level="AUTOCOMMIT",
+        connect_args={"connect_timeout": CONNECT_TIMEOUT_S},
+    )
+    try:
+        with admin.connect() as conn:
+            found = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": parsed.database})
+            if found.first() is not None:
+                return False
+            try:
+                conn.execute(text(f'CREATE DATABASE "{_quoted_name(parsed.database)}"'))
+            except ProgrammingError as exc:
+                # Two services (or two `mce migrate` jobs) racing to make it: the other one won.
+                if "already exists" not in str(exc):
+                    raise
+                return False
+            return True
+    finally:
+        admin.dispose()
+
+
+def _quoted_name(name: str) -> str:
+    """A database name safe inside double quotes."""
+    return name.replace('"', '""')
 
 
 @contextmanager
@@ -176,7 +223,8 @@ class Migrations:
         return is_current(url, self.script_location, self.version_table)
 
     def apply(self, url: str) -> None:
-        """Bring the database at url to the newest revision."""
+        """Bring the database at url to the newest revision, creating a missing PostgreSQL database first."""
+        ensure_database(url)
         migrate(url, self.script_location)
 
 

@@ -9,8 +9,9 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal, TypeVar
 
-from pydantic import BeforeValidator, Field, ValidationError, model_validator
+from pydantic import AliasChoices, BeforeValidator, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import URL
 
 ENV_PREFIX = "MCE_"
 # Values of settings whose names match this are never shown in an error message.
@@ -30,7 +31,9 @@ class SettingsError(RuntimeError):
 class BaseServiceSettings(BaseSettings):
     """Settings every service shares."""
 
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+    # populate_by_name: a setting that also answers to a design-doc name (RDS_HOST, KAFKA_BOOTSTRAP...) can still be
+    # given by its field name, as `mce up` and the tests do.
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True, populate_by_name=True)
 
     # production: nothing is generated (every secret must be given) and cookies are Secure.
     env: Environment = "local"
@@ -66,7 +69,11 @@ def _describe(err: dict) -> str:
     message = str(err["msg"]).removeprefix("Value error, ")
     if not field:
         return message
-    variable = f"{ENV_PREFIX}{field.upper()}"
+    # A setting read under aliases is reported by both its names, the rest with the prefix (MCE_...).
+    if field.isupper():
+        variable = f"{field} (or {field.removeprefix(ENV_PREFIX)})"
+    else:
+        variable = f"{ENV_PREFIX}{field.upper()}"
     if _SECRET_NAME.search(field) or "input" not in err or isinstance(err["input"], dict):
         return f"{variable}: {message}"
     return f"{variable}: {message} (got {err['input']!r})"
@@ -80,22 +87,53 @@ def load_settings(cls: type[S], **overrides: object) -> S:
         raise SettingsError("; ".join(_describe(err) for err in exc.errors())) from None
 
 
-class DatabaseSettings(BaseServiceSettings):
-    """Settings of a service with a relational database of its own."""
+def _either(name: str) -> AliasChoices:
+    """A setting read as MCE_<NAME> or as the design's plain NAME (the Kubernetes ConfigMap's and Terraform's)."""
+    return AliasChoices(f"{ENV_PREFIX}{name}", name)
 
-    # SQLite under the data directory unless a URL (e.g. postgresql://...) is given.
+
+class DatabaseSettings(BaseServiceSettings):
+    """Settings of a service with a relational database of its own.
+
+    Where it is: MCE_DATABASE_URL if given; else, when RDS_HOST is set, the database `mce_<service>` on that
+    PostgreSQL server (one server, a database per service, as on RDS); else a SQLite file under the data directory.
+    """
+
     database_url: str | None = None
+    rds_host: str | None = Field(default=None, validation_alias=_either("RDS_HOST"))
+    rds_port: int = Field(default=5432, ge=1, le=65535, validation_alias=_either("RDS_PORT"))
+    rds_user: str = Field(default="mce", min_length=1, validation_alias=_either("RDS_USER"))
+    rds_password: SecretStr | None = Field(default=None, validation_alias=_either("RDS_PASSWORD"))
+    # RDS takes TLS; `require` encrypts without checking the certificate, `verify-full` checks it too.
+    rds_sslmode: Literal["disable", "prefer", "require", "verify-ca", "verify-full"] = Field(
+        default="prefer", validation_alias=_either("RDS_SSLMODE")
+    )
     # Production runs migrations as a separate job (`mce migrate NAME`) and sets this false.
     migrate_on_start: bool = True
 
     @model_validator(mode="after")
     def _a_real_database_in_production(self) -> DatabaseSettings:
-        if self.production and not self.database_url:
+        if self.production and not (self.database_url or self.rds_host):
             raise ValueError(
-                "MCE_DATABASE_URL: must be set in production (the embedded SQLite file is for one machine)"
+                "MCE_DATABASE_URL or RDS_HOST: one must be set in production (the embedded SQLite file is for one "
+                "machine)"
             )
         return self
 
     def resolved_database_url(self, name: str) -> str:
-        """The configured URL, or the embedded SQLite file <data dir>/<name>.db."""
-        return self.database_url or f"sqlite:///{(self.data_dir / f'{name}.db').resolve()}"
+        """The configured URL, the service's database on RDS_HOST, or the embedded SQLite file <data dir>/<name>.db."""
+        if self.database_url:
+            return self.database_url
+        if self.rds_host:
+            password = self.rds_password.get_secret_value() if self.rds_password else None
+            url = URL.create(
+                "postgresql+psycopg",
+                username=self.rds_user,
+                password=password,
+                host=self.rds_host,
+                port=self.rds_port,
+                database=f"mce_{name}",
+                query={"sslmode": self.rds_sslmode},
+            )
+            return url.render_as_string(hide_password=False)
+        return f"sqlite:///{(self.data_dir / f'{name}.db').resolve()}"
