@@ -70,10 +70,8 @@ def _describe(err: dict) -> str:
     if not field:
         return message
     # A setting read under aliases is reported by both its names, the rest with the prefix (MCE_...).
-    if field.isupper():
-        variable = f"{field} (or {field.removeprefix(ENV_PREFIX)})"
-    else:
-        variable = f"{ENV_PREFIX}{field.upper()}"
+    aliased = field.isupper()
+    variable = f"{field} (or {field.removeprefix(ENV_PREFIX)})" if aliased else f"{ENV_PREFIX}{field.upper()}"
     if _SECRET_NAME.search(field) or "input" not in err or isinstance(err["input"], dict):
         return f"{variable}: {message}"
     return f"{variable}: {message} (got {err['input']!r})"
