@@ -12,15 +12,20 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 RUNTIME := $(VENV)/.installed-runtime
 DEV := $(VENV)/.installed-dev
 
-.PHONY: up test install install-dev bench load lock clean
+.PHONY: up up-real test install install-dev bench load lock clean
 
 up: install ## run every service on embedded backends and print the storefront URL
 	$(VENV)/bin/mce up
 
-test: install-dev ## install test servers (PostgreSQL, Chromium, PyFlink's environment), then run the whole suite
-	@pg_url=$$(deploy/local/postgres.sh) && chromium=$$(deploy/local/chromium.sh) && \
+up-real: install-dev ## the same platform on real local servers (PostgreSQL, Kafka x2, MirrorMaker 2, OpenSearch, moto, Azurite, Flink)
+	deploy/local/up-real.sh
+
+# The real servers print their endpoints as NAME=value; the tests read them as MCE_TEST_NAME.
+test: install-dev ## install and start the test servers (the real backends, Chromium, PyFlink's environment), then run every test
+	@servers=$$(deploy/local/servers.sh start) && chromium=$$(deploy/local/chromium.sh) && \
 	flink_python=$$(deploy/local/flink-env.sh) && \
-	MCE_TEST_POSTGRES_URL="$$pg_url" MCE_CHROMIUM="$$chromium" MCE_FLINK_PYTHON="$$flink_python" \
+	eval "$$(sed -E "s/^([A-Z_]+)=(.*)$$/export MCE_TEST_\1='\2'/" <<<"$$servers")" && \
+	MCE_CHROMIUM="$$chromium" MCE_FLINK_PYTHON="$$flink_python" \
 	MCE_REQUIRE_TEST_SERVERS=1 $(VENV)/bin/pytest
 
 install: $(RUNTIME) ## create the virtual environment from the lock file, with what the platform runs on

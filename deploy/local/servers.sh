@@ -2,7 +2,8 @@
 # Start (or stop) the real backing servers on loopback, all at once where they do not depend on one another, and
 # print their endpoints as NAME=value lines (also kept in $local_dir/servers.env): what `make up-real` runs the
 # platform on and what `make test` runs the real-backend tests against.
-# Usage: deploy/local/servers.sh [start|stop] [names...]; names: postgres kafka mirrormaker opensearch moto azurite
+# Usage: deploy/local/servers.sh [start|stop|reset] [names...] (reset = stop and remove their data, keeping the
+# download cache); names: postgres kafka mirrormaker opensearch moto azurite
 # (all by default). Logs: stderr, and each server's own under $local_dir/<name>.
 # Settings: MCE_PG_PORT, MCE_PG_DIR, MCE_PG_KEEP (see postgres.sh), and each script's own.
 set -euo pipefail
@@ -64,5 +65,15 @@ case "$action" in
       "$here/$name.sh" stop || log "$name did not stop cleanly"
     done
     ;;
-  *) die "usage: $0 [start|stop] [names...]" ;;
+  reset)
+    "$0" stop "${names[@]}"
+    for name in "${names[@]}"; do
+      case "$name" in
+        postgres) rm -rf "${MCE_PG_DIR:-/tmp/mce-pg}" ;;
+        kafka) rm -rf "$local_dir/kafka/msk" "$local_dir/kafka/eventhubs" ;;
+        *) rm -rf "$local_dir/$name" ;;
+      esac
+    done
+    ;;
+  *) die "usage: $0 [start|stop|reset] [names...]" ;;
 esac

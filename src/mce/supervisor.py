@@ -34,10 +34,12 @@ _PROBE_LINE = re.compile(r'"route":"/(healthz|readyz)"')
 
 # Handed to every child, these would make the services share one thing each must have for itself.
 ONE_SERVICE_ONLY = {
-    "MCE_DATABASE_URL": "services get their own databases in `mce up` (under the data directory); unset it, "
-    "or run a service alone with `mce serve NAME`",
+    "MCE_DATABASE_URL": "services get their own databases in `mce up` (under the data directory, or on RDS_HOST); unset it, "
+    "give each its own with MCE_<NAME>__DATABASE_URL, or run a service alone with `mce serve NAME`",
     "MCE_METRICS_PORT": "services get their own metrics ports in `mce up`; set MCE_<NAME>_METRICS_PORT instead",
 }
+# MCE_<NAME>__<SETTING>: a setting for one service only.
+OVERRIDE_SEPARATOR = "__"
 # Settings fields holding a secret that `mce up` makes once under the data directory for every service to share.
 LOCAL_SECRETS = ("admin_token", "session_secret")
 
@@ -299,8 +301,14 @@ class Supervisor:
 def child_environment(
     base: Mapping[str, str], spec: ServiceSpec, *, data_dir: Path, metrics_port: int | None
 ) -> dict[str, str]:
-    """What one child runs with: the caller's environment, where the others are, and its own metrics arrangement."""
-    env = dict(base)
+    """What one child runs with: the caller's environment, where the others are, and its own metrics arrangement.
+
+    MCE_<NAME>__<SETTING> (two underscores) sets MCE_<SETTING> for that service alone, e.g. MCE_ANALYTICS__BUS=eventhubs:
+    `make up-real` gives each service its own backends that way.
+    """
+    env = {key: value for key, value in base.items() if OVERRIDE_SEPARATOR not in key or not key.startswith(ENV_PREFIX)}
+    own = f"{ENV_PREFIX}{spec.name.upper().replace('-', '_')}{OVERRIDE_SEPARATOR}"
+    env.update({ENV_PREFIX + key.removeprefix(own): value for key, value in base.items() if key.startswith(own)})
     env.update(registry.service_urls())
     env["MCE_DATA_DIR"] = str(data_dir)
     # `mce up` brought every database to its newest schema before starting anything; no child need check again.

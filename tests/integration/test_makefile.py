@@ -25,7 +25,8 @@ def clone(tmp_path: Path) -> Path:
         ".venv/bin/mce",
         ".venv/bin/pytest",
         ".venv/bin/python",
-        "deploy/local/postgres.sh",
+        "deploy/local/servers.sh",
+        "deploy/local/up-real.sh",
         "deploy/local/chromium.sh",
         "deploy/local/flink-env.sh",
     ):
@@ -56,9 +57,21 @@ def test_make_test_after_make_up_installs_the_dev_tools(clone: Path) -> None:
 def test_make_up_after_make_test_keeps_the_dev_tools_and_installs_nothing(clone: Path) -> None:
     make(clone, "test")
     assert make(clone, "up") == ["mce up"]
-    assert make(clone, "test")[0] == "pytest "
+    again = make(clone, "test")
+    assert "pytest " in again and not [call for call in again if call.startswith("uv ")]
 
 
 def test_make_bench_installs_the_dev_tools(clone: Path) -> None:
     make(clone, "up")
     assert make(clone, "bench") == ["uv sync --frozen --python python3", "python -m bench.run"]
+
+
+def test_make_up_real_installs_the_dev_tools_then_starts_the_servers_and_the_platform(clone: Path) -> None:
+    assert make(clone, "up-real") == ["uv sync --frozen --python python3"]
+    assert (clone / "calls.log").read_text().splitlines()[-1] == "up-real.sh "
+
+
+def test_make_test_starts_the_real_servers_before_the_tests(clone: Path) -> None:
+    make(clone, "test")
+    calls = (clone / "calls.log").read_text().splitlines()
+    assert calls.index("servers.sh start") < calls.index("pytest ")

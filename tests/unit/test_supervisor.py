@@ -303,6 +303,15 @@ def test_every_child_learns_where_the_others_listen(monkeypatch: pytest.MonkeyPa
     assert env["MCE_PRODUCT_URL"] == "http://127.0.0.1:18001"
 
 
+def test_a_setting_named_for_one_service_reaches_that_service_alone() -> None:
+    base = {"MCE_BUS": "kafka", "MCE_SEARCH__SEARCH_INDEX": "opensearch", "MCE_PRODUCT__BUS": "local"}
+    search = child_environment(base, SEARCH, data_dir=Path("/data"), metrics_port=None)
+    product = child_environment(base, PRODUCT, data_dir=Path("/data"), metrics_port=None)
+    assert search["MCE_SEARCH_INDEX"] == "opensearch" and search["MCE_BUS"] == "kafka"
+    assert "MCE_SEARCH_INDEX" not in product and product["MCE_BUS"] == "local"
+    assert not [key for key in {**search, **product} if "__" in key]
+
+
 @pytest.mark.parametrize("variable", ["MCE_DATABASE_URL", "MCE_METRICS_PORT"])
 def test_up_refuses_a_variable_every_service_would_share(variable: str) -> None:
     with pytest.raises(SettingsError, match=f"^{variable}: services get their own"):
