@@ -9,13 +9,15 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from mce import registry
 
 UP = (sys.executable, "-m", "mce", "up")
+# What `make up-real` sets on top of the servers' endpoints: which backend each service uses.
+REAL_ENV = Path(__file__).resolve().parents[2] / "deploy" / "local" / "real.env"
 # The last line `mce up` prints once every service is ready.
 READY_LINE = "press Ctrl-C to stop"
 
@@ -70,6 +72,26 @@ class Launch:
     env: dict[str, str]
     ports: dict[str, int]
     metrics_ports: dict[str, int]
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """NAME=value lines, skipping blanks and # comments (the format deploy/local/real.env and servers.env use)."""
+    pairs = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            name, _, value = line.partition("=")
+            pairs[name.strip()] = value.strip()
+    return pairs
+
+
+def real_backend_env(endpoints: Mapping[str, str], *, flink_python: str | None = None) -> dict[str, str]:
+    """The environment `make up-real` gives `mce up`: the servers' endpoints, then deploy/local/real.env."""
+    env = dict(endpoints)
+    env.update(read_env_file(REAL_ENV))
+    if flink_python:
+        env["MCE_FLINK_PYTHON"] = flink_python
+    return env
 
 
 def platform_launch(data_dir: Path, *, seed: int = 200, extra_env: dict[str, str] | None = None) -> Launch:
