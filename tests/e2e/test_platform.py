@@ -231,3 +231,47 @@ def test_a_shopper_fills_a_cart_through_the_real_services(platform: Platform) ->
     ]
     assert Decimal(cart["total"]) == 2 * Decimal(product["price"])
     assert httpx.get(f"{platform.url('cart')}/readyz").json()["status"] == "ready"
+
+
+def test_a_shopper_signs_up_checks_out_once_and_staff_deliver_the_order(platform: Platform) -> None:
+    check_out_and_deliver(platform)
+
+
+def check_out_and_deliver(platform: Platform) -> dict:
+    """A new shopper buys two of a product once (a retried request included), staff ship and deliver it; the order."""
+    checkout = {
+        "payment": {"card_number": "4242424242424242", "expiry": "12/39", "cvc": "123", "name": "Ada Lovelace"},
+        "shipping_address": {
+            "name": "Ada Lovelace",
+            "line1": "12 St James's Square",
+            "city": "London",
+            "postal_code": "SW1Y 4JH",
+            "country": "GB",
+        },
+    }
+    staff = {"Authorization": f"Bearer {platform.admin_token}"}
+    with httpx.Client(base_url=platform.url(), timeout=30) as shopper:
+        listed = shopper.get("/api/products", params={"limit": 50}).json()["items"]
+        product = next(item for item in listed if item["stock"] >= 3)
+        email = f"ada-{time.time_ns()}@example.com"
+        signed_up = shopper.post("/api/accounts", json={"email": email, "password": "a long passphrase", "name": "Ada"})
+        assert signed_up.status_code == 201, signed_up.text
+        assert shopper.post("/api/cart/items", json={"product_id": product["id"], "quantity": 2}).status_code == 201
+        placed = shopper.post("/api/orders", json=checkout, headers={"Idempotency-Key": f"e2e-{email}"})
+        assert placed.status_code == 201, placed.text
+        replayed = shopper.post("/api/orders", json=checkout, headers={"Idempotency-Key": f"e2e-{email}"})
+        order = placed.json()
+        assert replayed.json()["id"] == order["id"]
+        assert order["status"] == "paid" and Decimal(order["total_amount"]) == 2 * Decimal(product["price"])
+        assert shopper.get("/api/cart").json()["items"] == []
+        assert shopper.get(f"/api/products/{product['id']}").json()["stock"] == product["stock"] - 2
+        for status in ("shipped", "delivered"):
+            moved = httpx.post(
+                f"{platform.url()}/api/orders/{order['id']}/status", json={"status": status}, headers=staff
+            )
+            assert moved.status_code == 200, moved.text
+        followed = shopper.get(f"/api/orders/{order['id']}").json()
+        mine = shopper.get("/api/orders").json()["items"]
+    assert [step["status"] for step in followed["history"]] == ["created", "paid", "shipped", "delivered"]
+    assert [item["id"] for item in mine] == [order["id"]]
+    return followed
