@@ -29,7 +29,7 @@ from bench.vegeta import (
     ensure_vegeta,
     max_sustainable_rate,
 )
-from mce.harness import free_port, start_platform
+from mce.harness import free_port, real_backend_env, start_platform
 
 CATALOG_SIZE = int(os.environ.get("MCE_BENCH_PRODUCTS", "10000"))
 FIXED_RATE = 200
@@ -46,6 +46,11 @@ RESULTS = Path(__file__).resolve().parent / "results"
 # The analytics and image figures, each measured by a module of its own in a process of its own (the thumbnail one
 # pins itself to one core; the Flink one runs PyFlink's interpreter).
 STANDALONE = ("bench.stream_runner", "bench.stream_flink", "bench.thumbnails")
+# The real engines' own figures, run with the real servers' endpoints in their environment.
+REAL_STANDALONE = ("bench.kafka_producer", "bench.search_opensearch", "bench.analytics_pipeline")
+# MCE_BENCH_REAL=0 measures the embedded platform only (no real servers started).
+REAL = os.environ.get("MCE_BENCH_REAL", "1") != "0"
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def log(line: str) -> None:
@@ -409,20 +414,14 @@ def print_report(report: dict) -> None:
     )
 
 
-def main() -> int:
-    ensure_vegeta()
-    report: dict = {
-        "machine": machine(),
-        "catalog_size": CATALOG_SIZE,
-        "taken_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
-    report["ceiling"] = measure_ceiling()
+def measure_platform(report: dict, extra_env: dict[str, str] | None = None) -> None:
+    """The foundation's and checkout's figures of one platform (embedded, or on the given real backends)."""
     with tempfile.TemporaryDirectory(prefix="mce-bench-") as data_dir:
         log(f"starting the platform with {CATALOG_SIZE} products…")
-        running = start_platform(Path(data_dir), seed=CATALOG_SIZE)
+        running = start_platform(Path(data_dir), seed=CATALOG_SIZE, extra_env=extra_env, timeout=600)
         try:
             base = running.url()
-            wait_until(lambda: _indexed(base) >= CATALOG_SIZE, 300, "search to index the catalog")
+            wait_until(lambda: _indexed(base) >= CATALOG_SIZE, 600, "search to index the catalog")
             log("waiting for the seed's pictures to be thumbnailed and indexed…")
             report["first_start_work_s"] = wait_for_rest(running)
             log(f"the platform is at rest after {report['first_start_work_s']:.0f} s more")
@@ -438,15 +437,65 @@ def main() -> int:
             log(f"admin creates through the gateway, {ADMIN_CLIENTS} clients")
             report["admin_creates"] = measure_admin_creates(base, running.admin_token)
         finally:
-            running.stop()
+            running.stop(timeout=60)
+
+
+def start_real_servers() -> dict[str, str]:
+    """Fresh real servers (deploy/local/servers.sh reset, then start): their endpoints by name."""
+    servers = ROOT / "deploy" / "local" / "servers.sh"
+    subprocess.run([str(servers), "reset"], check=True)
+    printed = subprocess.run([str(servers), "start"], check=True, capture_output=True, text=True).stdout
+    return dict(line.split("=", 1) for line in printed.splitlines() if "=" in line)
+
+
+def main() -> int:
+    ensure_vegeta()
+    report: dict = {
+        "machine": machine(),
+        "catalog_size": CATALOG_SIZE,
+        "taken_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    report["ceiling"] = measure_ceiling()
+    log("== on embedded backends")
+    measure_platform(report)
+    endpoints: dict[str, str] = {}
+    if REAL:
+        log("== on real backends (deploy/local/servers.sh)")
+        endpoints = start_real_servers()
+        flink_python = subprocess.run(
+            [str(ROOT / "deploy" / "local" / "flink-env.sh")], check=True, capture_output=True, text=True
+        ).stdout.strip()
+        real = {"ceiling": report["ceiling"]}
+        measure_platform(real, real_backend_env(endpoints, flink_python=flink_python))
+        report["real"] = real
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(report, indent=2))
     print_report(report)
-    for module in STANDALONE:
+    if "real" in report:
+        print_side_by_side(report, report["real"])
+    for module in STANDALONE + (REAL_STANDALONE if REAL else ()):
         log(f"\n{module}:")
-        if subprocess.run([sys.executable, "-m", module]).returncode != 0:
+        if subprocess.run([sys.executable, "-m", module], env={**os.environ, **endpoints}).returncode != 0:
             log(f"{module} missed its target or failed (above)")
     return 0
+
+
+def print_side_by_side(embedded: dict, real: dict) -> None:
+    """The main figures of both platforms, one line each, embedded beside real."""
+    rows = [
+        ("GET /api/products cached, max /s", lambda r: r["products"]["cached"]["max_rate"]),
+        ("GET /api/products uncached, max /s", lambda r: r["products"]["uncached"]["max_rate"]),
+        ("GET /api/search p99 ms", lambda r: r["search"]["p99_ms"]),
+        ("change -> searchable p95 ms", lambda r: r["change_to_searchable"]["p95_ms"]),
+        ("add to cart p95 ms", lambda r: r["add_to_cart"]["p95_ms"]),
+        ("checkout p95 ms", lambda r: r["checkout"]["p95_ms"]),
+        ("checkouts /s flat out", lambda r: r["checkout"]["max_per_s"]),
+        ("admin creates /s", lambda r: r["admin_creates"]["creates_per_s"]),
+    ]
+    log("")
+    log(f"{'figure':<38} {'embedded':>12} {'real':>12}")
+    for name, pick in rows:
+        log(f"{name:<38} {pick(embedded):>12.1f} {pick(real):>12.1f}")
 
 
 if __name__ == "__main__":
