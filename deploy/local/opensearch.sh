@@ -35,6 +35,8 @@ if [ ! -x "$home/bin/opensearch" ]; then
   rm -rf "$home.tmp" && mkdir -p "$home.tmp"
   unzip -q "$downloads/opensearch-$version-zip/opensearch-$version.zip" -d "$home.tmp"
   mv "$home.tmp/opensearch-$version" "$home" && rm -rf "$home.tmp"
+  # Maven's cache keeps the zip; this copy of it is not needed again.
+  rm -rf "$downloads/opensearch-$version-zip"
 fi
 java_home="$(java_home_at_least 21)" || die "OpenSearch $version needs a JDK of 21 or newer (none in JAVA_HOME, PATH or /usr/lib/jvm)"
 
