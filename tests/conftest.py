@@ -34,6 +34,15 @@ def postgres_url() -> str:
 
 
 @pytest.fixture(scope="session")
+def opensearch_endpoint() -> str:
+    """An OpenSearch URL from MCE_TEST_OPENSEARCH_ENDPOINT (deploy/local/opensearch.sh prints one)."""
+    endpoint = os.environ.get("MCE_TEST_OPENSEARCH_ENDPOINT")
+    if not endpoint:
+        skip_or_fail("MCE_TEST_OPENSEARCH_ENDPOINT is not set; start one with deploy/local/opensearch.sh")
+    return endpoint
+
+
+@pytest.fixture(scope="session")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     """One `mce up` shared by the end-to-end, browser and API-fuzz tests."""
     running = start_platform(tmp_path_factory.mktemp("platform"), seed=1200)

@@ -7,6 +7,7 @@ to rely on leniency the real service does not have.
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
 from pathlib import Path
@@ -21,11 +22,13 @@ from mce.kit.contracts import SearchResults
 from mce.kit.http import HttpResponse, NotSent
 from mce.services.search.app import create_app
 from mce.services.search.domain import parse_product
+from mce.services.search.index.opensearch import OpenSearchSearchIndex, connect
+from mce.services.search.index.port import SearchIndex
 from mce.services.search.index.tantivy import TantivySearchIndex
 from mce.services.search.settings import SearchSettings
 from tests.fakes.search import FakeSearch
 
-IMPLEMENTATIONS = ["real", "fake"]
+IMPLEMENTATIONS = ["real", "opensearch", "fake"]
 
 
 def product(id: int, name: str, price: str, category: str) -> dict[str, Any]:
@@ -71,9 +74,8 @@ class ProductServiceDown:
         return None
 
 
-def real_search(data_dir: Path) -> Iterator[TestClient]:
-    """The search service on its tantivy index, holding the catalogue as a completed rebuild leaves it."""
-    index = TantivySearchIndex(data_dir / "search-index")
+def serve(index: SearchIndex, data_dir: Path) -> Iterator[TestClient]:
+    """The search service on an index, holding the catalogue as a completed rebuild leaves it."""
     index.upsert([parse_product(item) for item in CATALOGUE])
     index.mark_complete()
     bus = SqliteEventBus(data_dir / "bus.db")
@@ -88,25 +90,68 @@ def real_search(data_dir: Path) -> Iterator[TestClient]:
     index.close()
 
 
-def fake_search(_: Path) -> Iterator[TestClient]:
+def real_search(request: pytest.FixtureRequest, data_dir: Path) -> Iterator[TestClient]:
+    """The search service on its embedded tantivy index."""
+    yield from serve(TantivySearchIndex(data_dir / "search-index"), data_dir)
+
+
+def opensearch_search(request: pytest.FixtureRequest, data_dir: Path) -> Iterator[TestClient]:
+    """The search service on an OpenSearch index of its own, deleted afterwards."""
+    endpoint = request.getfixturevalue("opensearch_endpoint")
+    index = OpenSearchSearchIndex(connect(endpoint), f"test-api-{uuid.uuid4().hex[:12]}", refresh=True)
+    try:
+        yield from serve(index, data_dir)
+    finally:
+        client = connect(endpoint)
+        client.indices.delete(index=index.name, ignore_unavailable=True)
+        client.close()
+
+
+def fake_search(request: pytest.FixtureRequest, _: Path) -> Iterator[TestClient]:
     """The fake over a products source holding the same catalogue."""
     with TestClient(FakeSearch(SimpleNamespace(products=dict(BY_ID))).app()) as client:
         yield client
 
 
-BUILDERS: Mapping[str, Callable[[Path], Iterator[TestClient]]] = {"real": real_search, "fake": fake_search}
+BUILDERS: Mapping[str, Callable[[pytest.FixtureRequest, Path], Iterator[TestClient]]] = {
+    "real": real_search,
+    "opensearch": opensearch_search,
+    "fake": fake_search,
+}
+
+
+class Services:
+    """Each implementation started on first use (a test asking for one whose server is down skips alone), once."""
+
+    def __init__(self, tmp_path_factory: pytest.TempPathFactory) -> None:
+        self.tmp_path_factory = tmp_path_factory
+        self.running: dict[str, tuple[Iterator[TestClient], TestClient]] = {}
+        self.request: pytest.FixtureRequest | None = None
+
+    def __getitem__(self, name: str) -> TestClient:
+        if name not in self.running:
+            assert self.request is not None
+            generator = BUILDERS[name](self.request, self.tmp_path_factory.mktemp(name))
+            self.running[name] = (generator, next(generator))
+        return self.running[name][1]
+
+    def stop(self) -> None:
+        for generator, _ in self.running.values():
+            next(generator, None)
 
 
 @pytest.fixture(scope="module")
-def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, TestClient]]:
-    running = {name: BUILDERS[name](tmp_path_factory.mktemp(name)) for name in IMPLEMENTATIONS}
-    yield {name: next(generator) for name, generator in running.items()}
-    for generator in running.values():
-        next(generator, None)
+def services(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
+    running = Services(tmp_path_factory)
+    running.request = request
+    yield running
+    running.stop()
 
 
 @pytest.fixture(params=IMPLEMENTATIONS)
-def api(request: pytest.FixtureRequest, services: dict[str, TestClient]) -> TestClient:
+def api(request: pytest.FixtureRequest, services: Services) -> TestClient:
+    # This test's request, so that a server that is down skips this test, not the module.
+    services.request = request
     return services[request.param]
 
 

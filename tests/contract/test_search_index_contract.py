@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -11,16 +12,33 @@ import pytest
 
 from mce.services.search.analysis import NOTHING_TO_SEARCH_HINT
 from mce.services.search.domain import Product, ProductRemoval, ProductUpsert, SearchPage, SearchQuery, parse_product
+from mce.services.search.index.opensearch import OpenSearchSearchIndex, connect
 from mce.services.search.index.port import SearchIndex
 from mce.services.search.index.tantivy import TantivySearchIndex
 
 
-def tantivy_index(tmp_path: Path) -> SearchIndex:
+def tantivy_index(request: pytest.FixtureRequest, tmp_path: Path) -> SearchIndex:
     return TantivySearchIndex(tmp_path / "search-index")
 
 
-# Adapters for real servers are appended here, skipping themselves when their server is down.
-ADAPTERS: list[Callable[[Path], SearchIndex]] = [tantivy_index]
+def opensearch_index(request: pytest.FixtureRequest, tmp_path: Path) -> SearchIndex:
+    # An index of its own per test, refreshed on every write so a search sees it at once, deleted afterwards.
+    endpoint = request.getfixturevalue("opensearch_endpoint")
+    name = f"test-products-{uuid.uuid4().hex[:12]}"
+    request.addfinalizer(lambda: drop_opensearch_index(endpoint, name))
+    return OpenSearchSearchIndex(connect(endpoint), name, refresh=True)
+
+
+def drop_opensearch_index(endpoint: str, name: str) -> None:
+    client = connect(endpoint)
+    try:
+        client.indices.delete(index=name, ignore_unavailable=True)
+    finally:
+        client.close()
+
+
+# Adapters for real servers skip themselves (or fail under MCE_REQUIRE_TEST_SERVERS) when their server is down.
+ADAPTERS: list[Callable[[pytest.FixtureRequest, Path], SearchIndex]] = [tantivy_index, opensearch_index]
 
 
 def product(id: int, name: str, price: str, category: str, description: str = "", version: int = 1) -> Product:
@@ -57,7 +75,7 @@ CATALOGUE = [
 
 @pytest.fixture(params=ADAPTERS, ids=lambda factory: factory.__name__)
 def index(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SearchIndex]:
-    adapter = request.param(tmp_path)
+    adapter = request.param(request, tmp_path)
     adapter.clear()
     adapter.upsert(CATALOGUE)
     yield adapter

@@ -64,6 +64,8 @@ class _RecordCalls:
 class _SubstringIndex:
     """The one part of a SearchIndex the /search route uses, over the source's products at the time of the call."""
 
+    remote = False
+
     def __init__(self, source: ProductsSource) -> None:
         self.source = source
 

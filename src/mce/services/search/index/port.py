@@ -22,6 +22,9 @@ class SearchIndex(ABC):
     arrive at least once and out of order across products; `apply`'s version check makes that harmless.
     """
 
+    # Whether calls wait on the network (a server's index): the service then makes them off its event loop.
+    remote: bool = False
+
     @abstractmethod
     def consumer_group(self) -> str:
         """The consumer group that feeds this index product events: `search-<replica id>` if local, else `search`."""
