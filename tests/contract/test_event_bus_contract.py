@@ -19,7 +19,6 @@ from confluent_kafka import Producer
 from mce.kit.bus.kafka import KafkaConnection, KafkaEventBus, KafkaTuning
 from mce.kit.bus.port import Delivery, EventBus, last_per_partition
 from mce.kit.bus.sqlite import SqliteEventBus
-from mce.kit.errors import Unavailable
 from mce.kit.events import Event
 from tests.conftest import EventHubsEndpoint
 
@@ -56,7 +55,11 @@ def adapter(request: pytest.FixtureRequest, tmp_path: Path) -> BusFactory:
     return lambda: SqliteEventBus(tmp_path / "bus.db")
 
 
-ADAPTERS = ["sqlite", pytest.param("kafka", marks=pytest.mark.kafka), pytest.param("eventhubs", marks=pytest.mark.kafka)]
+ADAPTERS = [
+    "sqlite",
+    pytest.param("kafka", marks=pytest.mark.kafka),
+    pytest.param("eventhubs", marks=pytest.mark.kafka),
+]
 
 
 @pytest.fixture(params=ADAPTERS)

@@ -35,6 +35,8 @@ _LOST_TO_REBALANCE = frozenset(
         KafkaError._NO_OFFSET,
     }
 )
+# librdkafka's own log lines (every failed reconnect, for one) go through logging, not straight to stderr.
+_librdkafka_log = logging.getLogger(f"{__name__}.librdkafka")
 # How long a publish waits for room when librdkafka's queue is full before it counts as the bus being stuck.
 _QUEUE_FULL_PAUSE_S = 0.005
 
@@ -76,7 +78,7 @@ class KafkaTuning:
     compression: str = "lz4"
     # A publish not stored within this long raises Unavailable (the outbox keeps the events; the relay retries).
     publish_timeout_s: float = 10.0
-    ping_timeout_s: float = 2.0
+    ping_timeout_s: float = 1.5
     session_timeout_ms: int = 10_000
     # Topics are created on first use with this many partitions when they do not exist (create_topics=False: never).
     partitions: int = 3
@@ -95,6 +97,9 @@ class KafkaEventBus(EventBus):
         self.connection = connection
         self.tuning = tuning or KafkaTuning()
         self._refused: str | None = None
+        # Set when librdkafka reports every broker down; a publish then checks (within the ping bound) before
+        # queueing anything, so it fails fast and leaves nothing behind to be sent later.
+        self._brokers_down = False
         self._known_topics: set[str] = set()
         self._topics_lock = threading.Lock()
         self._producer = Producer(self._producer_config())
@@ -116,13 +121,17 @@ class KafkaEventBus(EventBus):
             # librdkafka gives up on a message after this, so nothing it still holds is retried behind our back.
             "message.timeout.ms": int(t.publish_timeout_s * 1000),
             "error_cb": self._on_error,
+            "logger": _librdkafka_log,
         }
 
     def _on_error(self, error: KafkaError) -> None:
         """Remember refused credentials (waiting will not cure them); the rest is logged by its kind."""
         if _is_refusal(error):
             self._refused = "the bus refused the credentials (SASL authentication failed)"
-        elif error.code() in (KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT):
+        elif error.code() == KafkaError._ALL_BROKERS_DOWN:
+            self._brokers_down = True
+            log.warning("%s: %s", self.connection.name, error.str())
+        elif error.code() == KafkaError._TRANSPORT:
             log.debug("%s: %s", self.connection.name, error.str())
         else:
             log.warning("%s: %s", self.connection.name, error.str())
@@ -135,8 +144,9 @@ class KafkaEventBus(EventBus):
     def publish(self, topic: str, events: Sequence[Event]) -> None:
         if not events:
             return
-        if self._refused:
-            raise self._unavailable(self._refused)
+        self._producer.poll(0)
+        if self._refused or self._brokers_down:
+            self.ping()
         self.ensure_topic(topic)
         pending = [len(events)]
         failures: list[KafkaError] = []
@@ -145,6 +155,8 @@ class KafkaEventBus(EventBus):
             pending[0] -= 1
             if error is not None:
                 failures.append(error)
+            else:
+                self._brokers_down = False
 
         producer = self._producer
         deadline = time.monotonic() + self.tuning.publish_timeout_s + 1.0
@@ -183,6 +195,7 @@ class KafkaEventBus(EventBus):
             try:
                 existing = admin.list_topics(topic=None, timeout=self.tuning.ping_timeout_s).topics
             except KafkaException as exc:
+                admin.poll(0)
                 raise self._unavailable(self._refused or f"no metadata: {exc.args[0].str()}") from None
             if topic not in existing or existing[topic].error is not None:
                 self._create(admin, topic)
@@ -202,7 +215,9 @@ class KafkaEventBus(EventBus):
 
     def _admin_client(self) -> AdminClient:
         if self._admin is None:
-            self._admin = AdminClient({**self.connection.client_config(), "error_cb": self._on_error})
+            self._admin = AdminClient(
+                {**self.connection.client_config(), "error_cb": self._on_error, "logger": _librdkafka_log}
+            )
         return self._admin
 
     def subscribe(self, topic: str, group: str) -> Subscription:
@@ -210,13 +225,14 @@ class KafkaEventBus(EventBus):
         return KafkaSubscription(self, topic, group)
 
     def ping(self) -> None:
-        if self._refused:
-            raise self._unavailable(self._refused)
         try:
             # A metadata request to a live broker: cheap, and it fails within the timeout when none answers.
             self._producer.list_topics(timeout=self.tuning.ping_timeout_s)
         except KafkaException as exc:
+            self._producer.poll(0)  # serves the error callbacks, which say whether the login was refused
             raise self._unavailable(self._refused or f"no broker answers: {exc.args[0].str()}") from None
+        self._brokers_down = False
+        self._refused = None
 
     def close(self) -> None:
         # Whatever is still queued gets a moment; a publish that returned has already been stored.
@@ -235,6 +251,7 @@ class KafkaEventBus(EventBus):
             # A consumer needs no topic to be created behind its back: ensure_topic made it with our partitions.
             "allow.auto.create.topics": False,
             "error_cb": self._on_error,
+            "logger": _librdkafka_log,
         }
 
 
