@@ -62,7 +62,7 @@ class BusSettings(BaseServiceSettings):
     kafka_linger_ms: float = Field(default=5.0, ge=0, le=5_000)
     kafka_batch_bytes: int = Field(default=1_000_000, ge=1_000, le=10_000_000)
     kafka_compression: Compression | None = None
-    # A publish not stored within this long fails with 503 unavailable; a ping (/readyz, which waits 2 s) within its own.
+    # A publish not stored within this long fails with 503 unavailable; a ping (/readyz waits 2 s) within its own.
     kafka_publish_timeout_s: float = Field(default=10.0, gt=0, le=300)
     kafka_ping_timeout_s: float = Field(default=1.5, gt=0, le=60)
     # A consumer that stops heartbeating for this long loses its partitions to the rest of its group.
