@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 
 import pytest
 
 from mce.harness import Platform, free_port, start_platform
 
-__all__ = ["Platform", "start_platform", "free_port", "skip_or_fail"]
+__all__ = ["EventHubsEndpoint", "Platform", "start_platform", "free_port", "skip_or_fail"]
 
 
 def require_test_servers() -> bool:
@@ -48,3 +49,33 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     running = start_platform(tmp_path_factory.mktemp("platform"), seed=1200)
     yield running
     running.stop()
+
+
+@dataclass(frozen=True)
+class EventHubsEndpoint:
+    """Where the Event Hubs side's Kafka endpoint answers, and the connection string that is its password."""
+
+    bootstrap: str
+    connection_string: str = field(repr=False)
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> str:
+    """The MSK-like cluster's bootstrap servers from MCE_TEST_KAFKA_BOOTSTRAP (deploy/local/kafka.sh prints them)."""
+    bootstrap = os.environ.get("MCE_TEST_KAFKA_BOOTSTRAP")
+    if not bootstrap:
+        skip_or_fail("MCE_TEST_KAFKA_BOOTSTRAP is not set; start Kafka with deploy/local/kafka.sh")
+    return bootstrap
+
+
+@pytest.fixture(scope="session")
+def eventhubs() -> EventHubsEndpoint:
+    """The Event Hubs-like cluster from MCE_TEST_EVENTHUBS_BOOTSTRAP and MCE_TEST_EVENTHUBS_CONNECTION_STRING."""
+    bootstrap = os.environ.get("MCE_TEST_EVENTHUBS_BOOTSTRAP")
+    secret = os.environ.get("MCE_TEST_EVENTHUBS_CONNECTION_STRING")
+    if not bootstrap or not secret:
+        skip_or_fail(
+            "MCE_TEST_EVENTHUBS_BOOTSTRAP and MCE_TEST_EVENTHUBS_CONNECTION_STRING are not set; "
+            "start them with deploy/local/kafka.sh"
+        )
+    return EventHubsEndpoint(bootstrap, secret)
