@@ -108,15 +108,16 @@ def _record(entity: dict[str, Any]) -> WindowRecord:
 
 
 @contextmanager
-def translated_errors() -> Iterator[None]:
-    """Storage that cannot be reached or answers 5xx becomes Unavailable, naming it."""
+def translated_errors(what: str = WHAT) -> Iterator[None]:
+    """Storage that cannot be reached, refuses our key or answers 5xx becomes Unavailable, naming it."""
     try:
         yield
     except (ServiceRequestError, ServiceResponseError) as exc:
-        raise Unavailable(f"{WHAT} is unavailable: {type(exc).__name__}", service=WHAT) from exc
+        raise Unavailable(f"{what} is unavailable: {type(exc).__name__}", service=what) from exc
     except HttpResponseError as exc:
-        if exc.status_code is not None and (exc.status_code >= 500 or exc.status_code in (408, 429)):
-            raise Unavailable(f"{WHAT} is unavailable: HTTP {exc.status_code}", service=WHAT) from exc
+        status = exc.status_code or 0
+        if status >= 500 or status in (401, 403, 408, 429):
+            raise Unavailable(f"{what} is unavailable: HTTP {status} {exc.reason or ''}".strip(), service=what) from exc
         raise
 
 
@@ -150,7 +151,7 @@ class TableWindowStore(WindowStore):
         cls, connection_string: str, table_name: str = TABLE_DEFAULT, *, create: bool = True
     ) -> TableWindowStore:
         """The store on this account's table, made first when `create` and absent."""
-        with translated_errors():
+        with translated_errors(WHAT):
             service = TableServiceClient.from_connection_string(connection_string, **CLIENT_OPTIONS)
             if create:
                 service.create_table_if_not_exists(table_name)
@@ -161,7 +162,7 @@ class TableWindowStore(WindowStore):
         by_day: dict[str, list[int]] = {}
         for index, window in enumerate(windows):
             by_day.setdefault(partition_of(window.window_start), []).append(index)
-        with translated_errors():
+        with translated_errors(WHAT):
             for day, indices in by_day.items():
                 for start in range(0, len(indices), STEP_MAX):
                     self._apply_step(group, day, windows, indices[start : start + STEP_MAX], outcomes)
@@ -253,7 +254,7 @@ class TableWindowStore(WindowStore):
     def recent(self, limit: int) -> list[WindowRecord]:
         if limit <= 0:
             return []
-        with translated_errors():
+        with translated_errors(WHAT):
             rows = self.table.query_entities(
                 "RowKey ge @low and RowKey lt @high",
                 parameters={"low": WINDOW_ROW, "high": WINDOW_ROW[:-1] + chr(ord(WINDOW_ROW[-1]) + 1)},
@@ -265,7 +266,7 @@ class TableWindowStore(WindowStore):
     def purge(self, older_than: timedelta) -> int:
         removed = 0
         cutoff = datetime.now(UTC) - older_than
-        with translated_errors():
+        with translated_errors(WHAT):
             old = self.table.query_entities(
                 "StoredAt lt @cutoff", parameters={"cutoff": cutoff}, select=["PartitionKey", "RowKey"]
             )
@@ -284,7 +285,7 @@ class TableWindowStore(WindowStore):
         return removed
 
     def ping(self) -> None:
-        with translated_errors():
+        with translated_errors(WHAT):
             next(
                 iter(self.table.query_entities("PartitionKey eq @p", parameters={"p": "ping"}, results_per_page=1)),
                 None,
