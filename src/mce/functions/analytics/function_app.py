@@ -114,6 +114,8 @@ def _build(configuration: "tuple[str, ...]") -> Backend:
         if os.environ.get(MIGRATE_SETTING, "true").lower() != "false" and not MIGRATIONS.is_current(value):
             MIGRATIONS.apply(value)
         return Backend(SqlWindowStore(make_engine(value)))
+    # The SDK logs every request and response at INFO: a line per storage call in Application Insights otherwise.
+    logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(logging.WARNING)
     connection = EMULATOR_CONNECTION if value.replace(" ", "").lower() == DEVELOPMENT_STORAGE else value
     table, container = names
     try:
