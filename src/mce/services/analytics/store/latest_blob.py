@@ -8,6 +8,8 @@ the blob after each batch that changed a window, and readers who need no query p
 from __future__ import annotations
 
 import contextlib
+import random
+import time
 from datetime import UTC, datetime
 
 import orjson
@@ -25,7 +27,7 @@ CONTAINER_DEFAULT = "analytics"
 BLOB_NAME = "latest.json"
 # Windows close once a minute: a reader may be a few seconds behind, and the CDN absorbs the rest.
 CACHE_CONTROL = "public, max-age=10"
-RACES_MAX = 10
+RACES_MAX = 30
 
 
 class LatestWindowsBlob:
@@ -56,7 +58,7 @@ class LatestWindowsBlob:
         older than one written meanwhile reads again instead of overwriting it.
         """
         with translated_errors(WHAT):
-            for _ in range(RACES_MAX):
+            for race in range(RACES_MAX):
                 try:
                     etag: str | None = self.blob.get_blob_properties().etag
                 except ResourceNotFoundError:
@@ -76,6 +78,8 @@ class LatestWindowsBlob:
                         **guard,
                     )
                 except (ResourceModifiedError, ResourceExistsError):
+                    # Spread the retries of writers that collided, so they do not collide again in step.
+                    time.sleep(random.uniform(0, 0.005 * (race + 1)))
                     continue
                 return
         raise Unavailable(f"{WHAT}: lost {RACES_MAX} races to write {BLOB_NAME} in a row", service=WHAT)
