@@ -44,6 +44,18 @@ def opensearch_endpoint() -> str:
 
 
 @pytest.fixture(scope="session")
+def azurite_connection_string() -> str:
+    """An Azure Storage connection string from MCE_TEST_AZURE_STORAGE_CONNECTION_STRING (deploy/local/azurite.sh)."""
+    connection = os.environ.get("MCE_TEST_AZURE_STORAGE_CONNECTION_STRING")
+    if not connection:
+        skip_or_fail(
+            "MCE_TEST_AZURE_STORAGE_CONNECTION_STRING is not set; start Azurite with deploy/local/azurite.sh and "
+            "export its AZURE_STORAGE_CONNECTION_STRING under that name"
+        )
+    return connection
+
+
+@pytest.fixture(scope="session")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     """One `mce up` shared by the end-to-end, browser and API-fuzz tests."""
     running = start_platform(tmp_path_factory.mktemp("platform"), seed=1200)

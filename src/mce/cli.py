@@ -220,7 +220,7 @@ def _parser() -> argparse.ArgumentParser:
     up.set_defaults(run=_up)
 
     serve = commands.add_parser("serve", help="run one service")
-    serve.add_argument("name", choices=[s.name for s in registry.SERVICES])
+    serve.add_argument("name", choices=list(registry.BY_NAME))
     serve.add_argument("--port", type=int, help="default: MCE_PORT, else MCE_<NAME>_PORT, else the service's own")
     serve.add_argument("--host", help="default: MCE_HOST, else 127.0.0.1")
     serve.set_defaults(run=_serve)

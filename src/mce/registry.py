@@ -125,7 +125,17 @@ SERVICES = (
         8008,
     ),
 )
-BY_NAME = {spec.name: spec for spec in SERVICES}
+# Deployables `mce serve` runs but `mce up` does not start: they need real backends, and `make up-real` starts them.
+REAL_ONLY = (
+    # The analytics Azure Function's code without the Functions host; its store is the Function's app settings.
+    ServiceSpec(
+        "analytics-function",
+        "mce.functions.analytics.runner:create_app",
+        "mce.functions.analytics.settings:AnalyticsFunctionSettings",
+        8009,
+    ),
+)
+BY_NAME = {spec.name: spec for spec in (*SERVICES, *REAL_ONLY)}
 
 
 def service_urls(host: str = "127.0.0.1") -> dict[str, str]:

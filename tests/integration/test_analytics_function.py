@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import azure.functions as func
 import orjson
 import pytest
 
 from mce.functions.analytics import function_app
+from mce.functions.analytics.runner import registered
+from tests.analytics_function import deliver, get_windows, served
 from tests.analytics_windows import as_served, window_event
 
 
@@ -21,33 +20,7 @@ def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     url = f"sqlite:///{tmp_path / 'analytics.db'}"
     monkeypatch.setenv("MCE_ANALYTICS_DATABASE_URL", url)
     yield url
-
-
-@functools.cache
-def registered() -> dict[str, Any]:
-    """The app's functions by name, indexed once as the Functions host does (the library refuses a second index)."""
-    return {fn.get_function_name(): fn for fn in function_app.app.get_functions()}
-
-
-def handler(name: str):  # noqa: ANN201 - the user function the FunctionApp registered
-    """The function the app registered under this name, as the Functions host would call it."""
-    return registered()[name].get_user_function()
-
-
-def deliver(*bodies: bytes) -> None:
-    handler("store_windows")([func.EventHubEvent(body=body) for body in bodies])
-
-
-def get_windows(**params: str) -> func.HttpResponse:
-    request = func.HttpRequest("GET", "http://localhost/api/windows", params=params, body=b"")
-    return handler("windows")(request)
-
-
-def served(**params: str) -> list[dict[str, int]]:
-    response = get_windows(**params)
-    assert response.status_code == 200, response.get_body()
-    assert response.mimetype == "application/json"
-    return orjson.loads(response.get_body())["windows"]
+    function_app.release()
 
 
 def test_the_app_declares_a_batched_event_hubs_trigger_on_results_and_an_http_route() -> None:
@@ -102,11 +75,18 @@ def test_a_bad_limit_is_a_422_with_the_platforms_error_body(database, limit) -> 
     assert body["error"]["code"] == "invalid" and body["error"]["details"][0]["field"] == "limit"
 
 
-def test_without_a_database_setting_the_route_says_what_is_missing(monkeypatch) -> None:
-    monkeypatch.delenv("MCE_ANALYTICS_DATABASE_URL", raising=False)
+def test_without_a_store_setting_the_route_says_what_is_missing(monkeypatch) -> None:
+    for name in (
+        function_app.DATABASE_URL_SETTING,
+        function_app.TABLES_CONNECTION_SETTING,
+        *function_app.HOST_STORAGE_SETTINGS,
+    ):
+        monkeypatch.delenv(name, raising=False)
     response = get_windows()
     assert response.status_code == 500
-    assert "MCE_ANALYTICS_DATABASE_URL" in orjson.loads(response.get_body())["error"]["message"]
+    error = orjson.loads(response.get_body())["error"]
+    assert error["code"] == "not_configured"
+    assert "MCE_ANALYTICS_DATABASE_URL" in error["message"] and "MCE_ANALYTICS_TABLES_CONNECTION" in error["message"]
 
 
 def test_the_function_and_the_service_share_one_database_and_one_inbox(database, tmp_path) -> None:
