@@ -96,13 +96,15 @@ def real_backend_env(endpoints: Mapping[str, str], *, flink_python: str | None =
 
 def platform_launch(data_dir: Path, *, seed: int = 200, extra_env: dict[str, str] | None = None) -> Launch:
     """The environment `mce up` gets: free ports for every service, the data directory and the seed size."""
-    public = [spec for spec in registry.SERVICES if spec.public]
-    chosen = iter(free_ports(len(registry.SERVICES) + len(public)))
-    ports = {spec.name: next(chosen) for spec in registry.SERVICES}
-    metrics_ports = {spec.name: next(chosen) for spec in public}
     env = {k: v for k, v in os.environ.items() if not k.startswith("MCE_") or k == "MCE_CHROMIUM"}
-    env.update({spec.port_variable: str(ports[spec.name]) for spec in registry.SERVICES})
-    env.update({spec.metrics_port_variable: str(metrics_ports[spec.name]) for spec in registry.SERVICES if spec.public})
+    env.update(extra_env or {})
+    services = registry.up_services(env)
+    public = [spec for spec in services if spec.public]
+    chosen = iter(free_ports(len(services) + len(public)))
+    ports = {spec.name: next(chosen) for spec in services}
+    metrics_ports = {spec.name: next(chosen) for spec in public}
+    env.update({spec.port_variable: str(ports[spec.name]) for spec in services})
+    env.update({spec.metrics_port_variable: str(metrics_ports[spec.name]) for spec in public})
     env.update({"MCE_DATA_DIR": str(data_dir), "MCE_SEED_PRODUCTS": str(seed)})
     env.update(extra_env or {})
     return Launch(env, ports, metrics_ports)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -136,6 +137,19 @@ REAL_ONLY = (
     ),
 )
 BY_NAME = {spec.name: spec for spec in (*SERVICES, *REAL_ONLY)}
+# `mce up` starts SERVICES, and also the REAL_ONLY ones this variable names (comma-separated): `make up-real` does.
+UP_ALSO_VARIABLE = "MCE_UP_ALSO"
+
+
+def up_services(environ: Mapping[str, str]) -> tuple[ServiceSpec, ...]:
+    """What `mce up` starts: every service, then those of REAL_ONLY that MCE_UP_ALSO names; SettingsError otherwise."""
+    extra = [name.strip() for name in environ.get(UP_ALSO_VARIABLE, "").split(",") if name.strip()]
+    known = {spec.name: spec for spec in REAL_ONLY}
+    unknown = [name for name in extra if name not in known]
+    if unknown:
+        allowed = ", ".join(known) or "none"
+        raise SettingsError(f"{UP_ALSO_VARIABLE}: unknown service {', '.join(unknown)}; allowed: {allowed}")
+    return SERVICES + tuple(known[name] for name in dict.fromkeys(extra))
 
 
 def service_urls(host: str = "127.0.0.1") -> dict[str, str]:

@@ -34,8 +34,8 @@ _PROBE_LINE = re.compile(r'"route":"/(healthz|readyz)"')
 
 # Handed to every child, these would make the services share one thing each must have for itself.
 ONE_SERVICE_ONLY = {
-    "MCE_DATABASE_URL": "services get their own databases in `mce up` (under the data directory, or on RDS_HOST); unset it, "
-    "give each its own with MCE_<NAME>__DATABASE_URL, or run a service alone with `mce serve NAME`",
+    "MCE_DATABASE_URL": "services get their own databases in `mce up` (under the data directory, or on RDS_HOST); "
+    "unset it, give each its own with MCE_<NAME>__DATABASE_URL, or run a service alone with `mce serve NAME`",
     "MCE_METRICS_PORT": "services get their own metrics ports in `mce up`; set MCE_<NAME>_METRICS_PORT instead",
 }
 # MCE_<NAME>__<SETTING>: a setting for one service only.
@@ -303,8 +303,8 @@ def child_environment(
 ) -> dict[str, str]:
     """What one child runs with: the caller's environment, where the others are, and its own metrics arrangement.
 
-    MCE_<NAME>__<SETTING> (two underscores) sets MCE_<SETTING> for that service alone, e.g. MCE_ANALYTICS__BUS=eventhubs:
-    `make up-real` gives each service its own backends that way.
+    MCE_<NAME>__<SETTING> (two underscores) sets MCE_<SETTING> for that service alone, e.g.
+    MCE_ANALYTICS__BUS=eventhubs: `make up-real` gives each service its own backends that way.
     """
     env = {key: value for key, value in base.items() if OVERRIDE_SEPARATOR not in key or not key.startswith(ENV_PREFIX)}
     own = f"{ENV_PREFIX}{spec.name.upper().replace('-', '_')}{OVERRIDE_SEPARATOR}"
@@ -441,7 +441,7 @@ def plan_platform(data_dir: Path, environ: Mapping[str, str]) -> Plan:
     refuse_shared_variables(environ)
     data_dir = data_dir.resolve()
     children, settings, databases = [], {}, {}
-    for spec in registry.SERVICES:
+    for spec in registry.up_services(environ):
         port, metrics_port = spec.local_port(), spec.local_metrics_port()
         env = child_environment(environ, spec, data_dir=data_dir, metrics_port=metrics_port)
         settings[spec.name] = settings_for(spec, env, environ)

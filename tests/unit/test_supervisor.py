@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from mce import registry
 from mce.kit.settings import SettingsError
 from mce.registry import ServiceSpec
 from mce.supervisor import (
@@ -310,6 +311,13 @@ def test_a_setting_named_for_one_service_reaches_that_service_alone() -> None:
     assert search["MCE_SEARCH_INDEX"] == "opensearch" and search["MCE_BUS"] == "kafka"
     assert "MCE_SEARCH_INDEX" not in product and product["MCE_BUS"] == "local"
     assert not [key for key in {**search, **product} if "__" in key]
+
+
+def test_up_starts_a_real_only_service_when_named_and_refuses_an_unknown_one() -> None:
+    assert [spec.name for spec in registry.up_services({})] == [spec.name for spec in registry.SERVICES]
+    assert registry.up_services({"MCE_UP_ALSO": "analytics-function"})[-1].name == "analytics-function"
+    with pytest.raises(SettingsError, match="^MCE_UP_ALSO: unknown service nope; allowed: analytics-function"):
+        registry.up_services({"MCE_UP_ALSO": "analytics-function,nope"})
 
 
 @pytest.mark.parametrize("variable", ["MCE_DATABASE_URL", "MCE_METRICS_PORT"])
