@@ -53,7 +53,7 @@ def dynamo_tables() -> tuple[str, str]:
 def staged_in_dynamo(client: Any, outbox_table: str) -> list[tuple[str, Event]]:
     """The outbox table's (topic, event)s in the order they were staged."""
     items = client.scan(TableName=outbox_table, ConsistentRead=True)["Items"]
-    items.sort(key=lambda item: int(item["stagedAt"]["N"]))
+    items.sort(key=lambda item: item["seq"]["S"])
     return [(item["topic"]["S"], Event.from_bytes(item["payload"]["B"])) for item in items]
 
 

@@ -85,19 +85,16 @@ def cart_from_item(attributes: dict[str, Any]) -> Cart:
 
 
 def outbox_item(topic: str, event: Event) -> dict[str, Any]:
-    """One staged event: its id is the key, so staging the same event twice is refused rather than doubled."""
-    item: dict[str, Any] = {
+    """One staged event, keyed by its event key and a sequence that orders one key's events (time, then id)."""
+    return {
+        "eventKey": {"S": event.key},
+        # Nanoseconds first: a cart's next write starts after its previous one committed, so on clocks kept in step
+        # (NTP, Amazon Time Sync) the sequence follows the cart's versions; the event id makes it unique.
+        "seq": {"S": f"{time.time_ns():020d}#{event.event_id}"},
         "eventId": {"S": event.event_id},
         "topic": {"S": topic},
-        "eventKey": {"S": event.key},
         "payload": {"B": event.to_bytes()},
-        "stagedAt": {"N": str(time.time_ns())},
     }
-    version = event.data.get("cart_version") if isinstance(event.data, dict) else None
-    if isinstance(version, int):
-        # One cart's events are published in the order of its versions, whatever clocks the writers had.
-        item["cartVersion"] = {"N": str(version)}
-    return item
 
 
 @contextlib.contextmanager
@@ -202,7 +199,7 @@ class DynamoCartStore(CartStore):
                 "Put": {
                     "TableName": self.outbox_table,
                     "Item": outbox_item(CARTS_TOPIC, event),
-                    "ConditionExpression": "attribute_not_exists(eventId)",
+                    "ConditionExpression": "attribute_not_exists(seq)",
                 }
             }
             for event in events
@@ -222,15 +219,22 @@ class DynamoCartStore(CartStore):
             self.on_commit()
 
 
+# Each table's key: the carts by cartId; the outbox by event key, sorted by sequence so a Query reads one key in order.
+_KEYS = {
+    "carts": [("cartId", "HASH")],
+    "outbox": [("eventKey", "HASH"), ("seq", "RANGE")],
+}
+
+
 def ensure_tables(client: Any, table: str, outbox_table: str, *, wait_s: float = 30.0) -> None:
     """Create the cart and outbox tables if missing (local mode only); safe when several processes start at once."""
-    for name, key in ((table, "cartId"), (outbox_table, "eventId")):
+    for name, keys in ((table, _KEYS["carts"]), (outbox_table, _KEYS["outbox"])):
         with translated_errors():
             try:
                 client.create_table(
                     TableName=name,
-                    KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
-                    AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+                    KeySchema=[{"AttributeName": key, "KeyType": kind} for key, kind in keys],
+                    AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"} for key, _ in keys],
                     BillingMode="PAY_PER_REQUEST",
                 )
                 log.info("created DynamoDB table %s", name)
@@ -239,5 +243,5 @@ def ensure_tables(client: Any, table: str, outbox_table: str, *, wait_s: float =
                 if error_code(exc) != "ResourceInUseException":
                     raise
             client.get_waiter("table_exists").wait(
-                TableName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": max(1, int(wait_s / 0.2))}
+                TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": max(1, int(wait_s))}
             )

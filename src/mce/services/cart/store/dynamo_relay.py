@@ -1,8 +1,10 @@
 """DynamoOutboxRelay: publishes the cart's DynamoDB outbox to the bus, then deletes what it published.
 
-Several relays may run at once (one per replica) without a lease: each publishes what it finds and deletes each
-item on condition that it is still there, so at most one counts it. Two relays may publish the same event, which
-delivery at least once allows: consumers apply an event once by its event_id.
+A scan finds the event keys that have staged events; a Query per key reads that key's events in sequence order
+(a Scan promises no order, and its pages could split one cart's events). Several relays may run at once (one per
+replica) without a lease: each publishes what it finds, a key's events always in order, and deletes each item on
+condition that it is still there, so at most one counts it. Two relays may publish the same event, which delivery
+at least once allows: consumers apply an event once by its event_id, and its first delivery is in order.
 """
 
 from __future__ import annotations
@@ -19,12 +21,6 @@ from mce.kit.events import Event
 from mce.services.cart.store.dynamo import translated_errors
 
 log = logging.getLogger(__name__)
-
-
-def _order(item: dict[str, Any]) -> tuple[str, int, int]:
-    """Within one key, by the cart's version, else by when it was staged: one cart's events keep their order."""
-    version = int(item["cartVersion"]["N"]) if "cartVersion" in item else 0
-    return item["eventKey"]["S"], version, int(item["stagedAt"]["N"])
 
 
 class DynamoOutboxRelay:
@@ -54,13 +50,15 @@ class DynamoOutboxRelay:
         self._more = False
 
     def relay_once(self) -> int:
-        """Publish one scan's page of staged events and delete them; how many were found."""
+        """Publish the staged events of one scan page's keys, each key's in order, and delete them; how many."""
         with translated_errors():
             # Consistent, so an event committed before this scan began is seen by it.
-            page = self.client.scan(TableName=self.table, Limit=self.batch, ConsistentRead=True)
-        # A page ends at the batch or at 1 MB; either way the scan says whether more is left.
+            page = self.client.scan(
+                TableName=self.table, Limit=self.batch, ConsistentRead=True, ProjectionExpression="eventKey"
+            )
         self._more = "LastEvaluatedKey" in page
-        items = sorted(page.get("Items", []), key=_order)
+        keys = list(dict.fromkeys(item["eventKey"]["S"] for item in page.get("Items", [])))
+        items = [item for key in keys for item in self._staged(key)]
         if not items:
             return 0
         by_topic: dict[str, list[Event]] = {}
@@ -70,17 +68,34 @@ class DynamoOutboxRelay:
             self.bus.publish(topic, events)
         # A crash between publish and these deletes publishes again: consumers apply an event once by its id.
         for item in items:
-            self._delete(item["eventId"]["S"])
+            self._delete(item["eventKey"], item["seq"])
         return len(items)
 
-    def _delete(self, event_id: str) -> None:
+    def _staged(self, key: str) -> list[dict[str, Any]]:
+        """One key's staged events in sequence order (all of them: a key has few)."""
+        found: list[dict[str, Any]] = []
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "eventKey = :key",
+            "ExpressionAttributeValues": {":key": {"S": key}},
+            "ConsistentRead": True,
+        }
+        with translated_errors():
+            while True:
+                page = self.client.query(**request)
+                found += page.get("Items", [])
+                if "LastEvaluatedKey" not in page:
+                    return found
+                request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def _delete(self, event_key: dict[str, str], seq: dict[str, str]) -> None:
         """Delete one published item if no other relay did; count it only then."""
         try:
             with translated_errors():
                 self.client.delete_item(
                     TableName=self.table,
-                    Key={"eventId": {"S": event_id}},
-                    ConditionExpression="attribute_exists(eventId)",
+                    Key={"eventKey": event_key, "seq": seq},
+                    ConditionExpression="attribute_exists(seq)",
                 )
             self.published += 1
         except ClientError as exc:
