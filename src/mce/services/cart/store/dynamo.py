@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 WHAT = "cart table"
 # The cancellation reasons of a transaction that lost a race, not one the table could not take.
 _LOST_RACE = frozenset({"ConditionalCheckFailed", "TransactionConflict"})
+_THROTTLED = frozenset({"ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"})
 _serialize = TypeSerializer().serialize
 _deserialize = TypeDeserializer().deserialize
 
@@ -124,6 +125,14 @@ def _lost_race(exc: ClientError) -> bool:
     return any(reason in _LOST_RACE for reason in reasons) and all(r in _LOST_RACE or r == "None" for r in reasons)
 
 
+def _throttled(exc: ClientError) -> bool:
+    """Whether a transaction was cancelled because the table was throttled: a later try can succeed."""
+    if error_code(exc) != "TransactionCanceledException":
+        return False
+    reasons = {reason.get("Code", "None") for reason in exc.response.get("CancellationReasons", [])}
+    return bool(reasons & _THROTTLED)
+
+
 class DynamoCartStore(CartStore):
     """Each write is one conditional PutItem/DeleteItem, or a transaction of those and the events' outbox items."""
 
@@ -214,6 +223,8 @@ class DynamoCartStore(CartStore):
         except ClientError as exc:
             if _lost_race(exc):
                 raise stale() from None
+            if _throttled(exc):
+                raise Unavailable(f"{WHAT} is unavailable: throttled", service=WHAT) from exc
             raise
         if events:
             self.on_commit()
