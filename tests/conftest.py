@@ -56,6 +56,26 @@ def azurite_connection_string() -> str:
 
 
 @pytest.fixture(scope="session")
+def aws_endpoint_url() -> Iterator[str]:
+    """moto's server from MCE_TEST_AWS_ENDPOINT_URL (deploy/local/moto.sh prints one), with boto3 pointed at it.
+
+    Fake keys and a region go into the environment for the session: moto accepts any, and no test can reach AWS.
+    """
+    url = os.environ.get("MCE_TEST_AWS_ENDPOINT_URL")
+    if not url:
+        skip_or_fail("MCE_TEST_AWS_ENDPOINT_URL is not set; start moto with deploy/local/moto.sh")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("AWS_ENDPOINT_URL", url)
+        env.setenv("AWS_ACCESS_KEY_ID", "testing")
+        env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        env.delenv("AWS_SESSION_TOKEN", raising=False)
+        env.delenv("AWS_PROFILE", raising=False)
+        env.setenv("AWS_REGION", "us-east-1")
+        env.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        yield url
+
+
+@pytest.fixture(scope="session")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     """One `mce up` shared by the end-to-end, browser and API-fuzz tests."""
     running = start_platform(tmp_path_factory.mktemp("platform"), seed=1200)

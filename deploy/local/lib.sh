@@ -69,14 +69,22 @@ maven_fetch() {
 wait_port() {
   local host="$1" port="$2" timeout="${3:-60}" pid="${4:-}" waited=0
   until (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; do
-    if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then return 1; fi
+    if [ -n "$pid" ] && ! alive "$pid"; then return 1; fi
     [ "$waited" -ge $((timeout * 10)) ] && return 1
     sleep 0.1; waited=$((waited + 1))
   done
 }
 
+# Whether process $1 is alive: a zombie (dead, not yet reaped by an init that reaps slowly) is not.
+alive() {
+  kill -0 "$1" 2>/dev/null || return 1
+  local state
+  state="$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)"
+  [ "$state" != Z ]
+}
+
 # Whether the process in PID file $1 is alive.
-running() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+running() { [ -f "$1" ] && alive "$(cat "$1")"; }
 
 # Start a command in its own session, its output to log file $2, its PID into file $1; the rest is the command.
 start_daemon() {
@@ -91,10 +99,10 @@ stop_daemon() {
   local pidfile="$1" grace="${2:-10}" pid waited=0
   [ -f "$pidfile" ] || return 0
   pid="$(cat "$pidfile")"
-  if kill -0 "$pid" 2>/dev/null; then
+  if alive "$pid"; then
     kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-    while kill -0 "$pid" 2>/dev/null && [ "$waited" -lt $((grace * 10)) ]; do sleep 0.1; waited=$((waited + 1)); done
-    if kill -0 "$pid" 2>/dev/null; then
+    while alive "$pid" && [ "$waited" -lt $((grace * 10)) ]; do sleep 0.1; waited=$((waited + 1)); done
+    if alive "$pid"; then
       log "PID $pid ignored SIGTERM for ${grace}s; killing it"
       kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
     fi

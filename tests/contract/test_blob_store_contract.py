@@ -1,7 +1,8 @@
-"""The BlobStore contract, written once and run against every adapter, with the notifications a store sends."""
+"""The BlobStore contract, written once and run against every adapter (S3 on moto when it is up), with notifications."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -9,9 +10,11 @@ from urllib.parse import quote_plus, unquote_plus
 
 import pytest
 
+from mce.kit.aws import aws_client
 from mce.kit.blob.filesystem import FilesystemBlobStore
 from mce.kit.blob.notifications import BLOB_CREATED, BusNotifier, s3_created_event
 from mce.kit.blob.port import BlobInfo, BlobNotFound, BlobStore
+from mce.kit.blob.s3 import S3BlobStore
 from mce.kit.bus.sqlite import SqliteEventBus
 from mce.kit.errors import Invalid
 from mce.kit.events import Event
@@ -19,15 +22,39 @@ from mce.kit.events import Event
 Notify = Callable[[str, BlobInfo], None]
 StoreFactory = Callable[[Path, Notify | None], BlobStore]
 
-# Each adapter: a factory that opens the bucket "contract-bucket" under a directory, telling `notify` of puts.
+
+def s3_store(root: Path, notify: Notify | None) -> BlobStore:
+    """A store on moto's "contract-bucket", which the fixture empties before each test."""
+    return S3BlobStore(aws_client("s3", local=True), "contract-bucket", notify)
+
+
+def empty_s3_bucket(name: str) -> None:
+    """Make the bucket if missing and delete whatever an earlier test left in it."""
+    client = aws_client("s3", local=True)
+    try:
+        with contextlib.suppress(client.exceptions.BucketAlreadyOwnedByYou):
+            client.create_bucket(Bucket=name)
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=name):
+            for item in page.get("Contents", []):
+                client.delete_object(Bucket=name, Key=item["Key"])
+    finally:
+        client.close()
+
+
+# Each adapter: a factory that opens the test's bucket under a directory, telling `notify` of puts.
 ADAPTERS: dict[str, StoreFactory] = {
     "filesystem": lambda root, notify: FilesystemBlobStore(root / "blobs", "contract-bucket", notify),
+    "s3": s3_store,
 }
+MARKS = {"s3": [pytest.mark.aws]}
 
 
-@pytest.fixture(params=sorted(ADAPTERS))
+@pytest.fixture(params=[pytest.param(name, marks=MARKS.get(name, [])) for name in sorted(ADAPTERS)])
 def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[..., BlobStore]]:
     """Opens stores on one bucket, closing them all afterwards."""
+    if request.param == "s3":
+        request.getfixturevalue("aws_endpoint_url")
+        empty_s3_bucket("contract-bucket")
     opened: list[BlobStore] = []
 
     def opener(notify: Notify | None = None) -> BlobStore:

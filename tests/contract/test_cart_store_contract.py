@@ -1,40 +1,36 @@
-"""The CartStore contract, written once and run against every adapter: SQLite always, PostgreSQL when it is up."""
+"""The CartStore contract, written once and run against every adapter: SQLite always, PostgreSQL and DynamoDB if up."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import Engine, select
 
 from mce.kit.errors import Conflict
 from mce.kit.events import Event
 from mce.services.cart import domain
 from mce.services.cart.domain import CARTS_TOPIC, Cart, CatalogProduct
 from mce.services.cart.store.port import CartStore
-from mce.services.cart.store.sql import SqlCartStore
-from mce.services.cart.store.tables import MIGRATIONS, outbox
-from tests.dbs import engine_fixtures
+from tests.cart_stores import CartBackend, cart_backend_fixtures
 
-TABLES = "carts, outbox"
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 PEN = CatalogProduct(product_id=7, name="Pen", price=Decimal("0.10"), stock=50)
 
 
-postgres_engine, engine = engine_fixtures(MIGRATIONS, TABLES)
+postgres_engine, backend = cart_backend_fixtures()
 
 
 @pytest.fixture
-def store(engine: Engine) -> CartStore:
-    return SqlCartStore(engine)
+def store(backend: CartBackend) -> CartStore:
+    return backend.open()
 
 
-def staged(engine: Engine) -> list[tuple[str, Event]]:
-    """The outbox's (topic, event) rows in write order."""
-    with engine.connect() as conn:
-        rows = conn.execute(select(outbox.c.topic, outbox.c.payload).order_by(outbox.c.id)).all()
-    return [(topic, Event.from_bytes(payload)) for topic, payload in rows]
+@pytest.fixture
+def staged(backend: CartBackend) -> Callable[[], list[tuple[str, Event]]]:
+    """The outbox's (topic, event)s in write order."""
+    return backend.staged
 
 
 def with_pens(cart: Cart, quantity: int = 3) -> tuple[Cart, Event]:
@@ -59,13 +55,13 @@ def test_a_created_cart_reads_back_exactly_at_version_1(store) -> None:
     assert read.updated_at == NOW
 
 
-def test_creating_a_cart_that_exists_is_a_conflict_and_changes_nothing(store, engine) -> None:
+def test_creating_a_cart_that_exists_is_a_conflict_and_changes_nothing(store, staged) -> None:
     first = created(store)
     again, event = with_pens(Cart(cart_id="session-1"), quantity=9)
     with pytest.raises(Conflict):
         store.save(again, expected_version=None, events=[event])
     assert store.get("session-1") == first
-    assert len(staged(engine)) == 1
+    assert len(staged()) == 1
 
 
 def test_a_write_on_the_version_read_stores_the_next_version(store) -> None:
@@ -77,7 +73,7 @@ def test_a_write_on_the_version_read_stores_the_next_version(store) -> None:
     assert store.get("session-1").items[0].quantity == 5
 
 
-def test_a_write_on_a_stale_version_is_a_conflict_and_changes_nothing(store, engine) -> None:
+def test_a_write_on_a_stale_version_is_a_conflict_and_changes_nothing(store, staged) -> None:
     first = created(store)
     store.save(domain.change_quantity(first, PEN.product_id, 5, NOW)[0], expected_version=1)
     stale, event = domain.change_quantity(first, PEN.product_id, 8, NOW)
@@ -85,7 +81,7 @@ def test_a_write_on_a_stale_version_is_a_conflict_and_changes_nothing(store, eng
         store.save(stale, expected_version=1, events=[event])
     assert store.get("session-1").items[0].quantity == 5
     assert store.get("session-1").version == 2
-    assert [e.type for _, e in staged(engine)] == [domain.CART_ITEM_ADDED]
+    assert [e.type for _, e in staged()] == [domain.CART_ITEM_ADDED]
 
 
 def test_a_write_to_a_cart_never_created_is_a_conflict(store) -> None:
@@ -95,26 +91,26 @@ def test_a_write_to_a_cart_never_created_is_a_conflict(store) -> None:
     assert store.get("ghost") is None
 
 
-def test_events_are_written_with_the_document_on_the_carts_topic(store, engine) -> None:
+def test_events_are_written_with_the_document_on_the_carts_topic(store, staged) -> None:
     cart, event = with_pens(Cart(cart_id="session-1"))
     store.save(cart, expected_version=None, events=[event])
-    assert staged(engine) == [(CARTS_TOPIC, event)]
+    assert staged() == [(CARTS_TOPIC, event)]
 
 
-def test_events_of_a_refused_write_are_never_staged(store, engine) -> None:
+def test_events_of_a_refused_write_are_never_staged(store, staged) -> None:
     created(store)
-    events_before = staged(engine)
+    events_before = staged()
     cart, event = with_pens(Cart(cart_id="session-1"))
     with pytest.raises(Conflict):
         store.save(cart, expected_version=None, events=[event])
     with pytest.raises(Conflict):
         store.save(cart, expected_version=5, events=[event])
-    assert staged(engine) == events_before
+    assert staged() == events_before
 
 
-def test_a_committed_write_with_events_tells_the_relay(engine) -> None:
+def test_a_committed_write_with_events_tells_the_relay(backend) -> None:
     woken: list[bool] = []
-    store = SqlCartStore(engine, on_commit=lambda: woken.append(True))
+    store = backend.open(lambda: woken.append(True))
     created(store)
     assert woken == [True]
 
@@ -127,22 +123,22 @@ def test_carts_are_independent_of_one_another(store) -> None:
     assert store.get("b").total == Decimal("0.30") and store.get("b").version == 1
 
 
-def test_delete_on_the_version_read_removes_the_cart_with_its_events(store, engine) -> None:
+def test_delete_on_the_version_read_removes_the_cart_with_its_events(store, staged) -> None:
     cart = created(store)
     _, event = domain.clear(cart, NOW)
     store.delete("session-1", expected_version=1, events=[event])
     assert store.get("session-1") is None
-    assert staged(engine)[-1] == (CARTS_TOPIC, event)
+    assert staged()[-1] == (CARTS_TOPIC, event)
 
 
-def test_delete_on_a_stale_version_or_a_missing_cart_is_a_conflict(store, engine) -> None:
+def test_delete_on_a_stale_version_or_a_missing_cart_is_a_conflict(store, staged) -> None:
     created(store)
     with pytest.raises(Conflict):
         store.delete("session-1", expected_version=2)
     with pytest.raises(Conflict):
         store.delete("nobody", expected_version=1)
     assert store.get("session-1").version == 1
-    assert len(staged(engine)) == 1
+    assert len(staged()) == 1
 
 
 def test_a_deleted_cart_can_be_created_again(store) -> None:
@@ -155,7 +151,7 @@ def test_the_store_answers_a_ping(store) -> None:
     store.ping()
 
 
-def test_a_merged_save_writes_the_cart_and_drops_the_absorbed_one_together(store, engine) -> None:
+def test_a_merged_save_writes_the_cart_and_drops_the_absorbed_one_together(store, staged) -> None:
     guest = created(store, "guest-1")
     account = created(store, "account-1")
     merged, event = domain.merge(account, guest, NOW)
@@ -164,14 +160,14 @@ def test_a_merged_save_writes_the_cart_and_drops_the_absorbed_one_together(store
     )
     assert store.get("guest-1") is None
     assert store.get("account-1") == stored and stored.line(PEN.product_id).quantity == 6
-    assert [e.type for _, e in staged(engine)][-1] == domain.CARTS_MERGED
+    assert [e.type for _, e in staged()][-1] == domain.CARTS_MERGED
 
 
-def test_a_merged_save_on_a_stale_absorbed_cart_changes_neither(store, engine) -> None:
+def test_a_merged_save_on_a_stale_absorbed_cart_changes_neither(store, staged) -> None:
     guest = created(store, "guest-1")
     account = created(store, "account-1")
     merged, event = domain.merge(account, guest, NOW)
-    before = len(staged(engine))
+    before = len(staged())
     with pytest.raises(Conflict):
         store.save_merged(
             merged,
@@ -181,4 +177,4 @@ def test_a_merged_save_on_a_stale_absorbed_cart_changes_neither(store, engine) -
             events=[event],
         )
     assert store.get("account-1") == account and store.get("guest-1") == guest
-    assert len(staged(engine)) == before
+    assert len(staged()) == before

@@ -7,17 +7,13 @@ from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import Engine, func, select
 
 from mce.kit.errors import Conflict, Invalid, NotFound, Unavailable
 from mce.services.cart import usecases
 from mce.services.cart.domain import CatalogProduct, OutOfStock, StaleVersion
 from mce.services.cart.store.port import CartStore
 from mce.services.cart.store.sql import SqlCartStore
-from mce.services.cart.store.tables import MIGRATIONS, outbox
-from tests.dbs import engine_fixtures
-
-TABLES = "carts, outbox"
+from tests.cart_stores import CartBackend, cart_backend_fixtures
 
 
 class FakeCatalog:
@@ -33,12 +29,12 @@ class FakeCatalog:
         return self.products.get(product_id)
 
 
-postgres_engine, engine = engine_fixtures(MIGRATIONS, TABLES)
+postgres_engine, backend = cart_backend_fixtures()
 
 
 @pytest.fixture
-def store(engine: Engine) -> CartStore:
-    return SqlCartStore(engine)
+def store(backend: CartBackend) -> CartStore:
+    return backend.open()
 
 
 @pytest.fixture
@@ -46,9 +42,8 @@ def catalog() -> FakeCatalog:
     return FakeCatalog()
 
 
-def outbox_size(engine: Engine) -> int:
-    with engine.connect() as conn:
-        return conn.execute(select(func.count()).select_from(outbox)).scalar_one()
+def outbox_size(backend: CartBackend) -> int:
+    return len(backend.staged())
 
 
 def in_threads(count: int, work: Callable[[int], object]) -> list[BaseException]:
@@ -80,13 +75,13 @@ def test_twenty_concurrent_adds_of_different_products_all_land(store, catalog) -
     assert cart.total == Decimal("2.00")
 
 
-def test_twenty_concurrent_adds_of_one_product_add_up(store, catalog, engine) -> None:
+def test_twenty_concurrent_adds_of_one_product_add_up(store, catalog, backend) -> None:
     errors = in_threads(20, lambda _: usecases.add_item(store, catalog, cart_id="busy", product_id=3, quantity=1))
     cart = usecases.get_cart(store, cart_id="busy")
     assert errors == []
     assert [(line.product_id, line.quantity) for line in cart.items] == [(3, 20)]
     assert cart.version == 20  # one version per write, the first at 1
-    assert outbox_size(engine) == 20
+    assert outbox_size(backend) == 20
 
 
 def test_a_never_written_cart_reads_as_empty_at_version_0(store) -> None:
@@ -144,13 +139,13 @@ def test_removing_or_changing_a_product_not_in_the_cart_is_not_found(store, cata
         usecases.change_quantity(store, catalog, cart_id="c1", product_id=1, quantity=2)
 
 
-def test_clearing_empties_the_cart_once_and_an_empty_cart_stays_unwritten(store, catalog, engine) -> None:
+def test_clearing_empties_the_cart_once_and_an_empty_cart_stays_unwritten(store, catalog, backend) -> None:
     assert usecases.clear_cart(store, cart_id="c1").version == 0
     usecases.add_item(store, catalog, cart_id="c1", product_id=1, quantity=2)
     cleared = usecases.clear_cart(store, cart_id="c1")
     assert (cleared.items, cleared.version) == ((), 2)
     assert usecases.clear_cart(store, cart_id="c1").version == 2
-    assert outbox_size(engine) == 2
+    assert outbox_size(backend) == 2
 
 
 def test_a_bad_cart_id_is_refused_before_anything_is_read(store, catalog) -> None:

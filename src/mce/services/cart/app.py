@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import Annotated
+from typing import Annotated, Protocol
 
 import orjson
 from fastapi import FastAPI, Request, Response
 from fastapi import Path as PathParam
-from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from mce.kit.app import add_readiness_check, create_service_app
 from mce.kit.bus.factory import build_bus
+from mce.kit.bus.port import EventBus
 from mce.kit.contracts import MAX_ID
 from mce.kit.db import open_engine
 from mce.kit.http import ServiceClient, Transport
@@ -46,10 +46,35 @@ ProductId = Annotated[int, PathParam(ge=1, le=MAX_ID, description="Product id")]
 CartAnswer = {200: {"model": CartPayload}}
 
 
-def build_store(settings: CartSettings, engine: Engine, *, on_commit: Callable[[], None]) -> CartStore:
-    """The store MCE_CART_STORE names; the only place that switches on it."""
+class Relay(Protocol):
+    """What the lifespan does with either store's outbox relay."""
+
+    def wake(self) -> None: ...
+    def start(self) -> None: ...
+    def stop(self, timeout: float = 5.0) -> None: ...
+
+
+async def open_store(settings: CartSettings, stack: AsyncExitStack, bus: EventBus) -> tuple[CartStore, Relay]:
+    """The store MCE_CART_STORE names and the relay of its outbox; the only place that switches on it."""
     if settings.cart_store == "sqlite":
-        return SqlCartStore(engine, on_commit=on_commit)
+        engine = await open_engine(settings.resolved_url(), MIGRATIONS, migrate=settings.migrate_on_start)
+        stack.callback(engine.dispose)
+        relay = OutboxRelay(engine, outbox, bus, lease=outbox_lease, coalesce_s=RELAY_COALESCE_S)
+        return SqlCartStore(engine, on_commit=relay.wake), relay
+    if settings.cart_store == "dynamodb":
+        from mce.kit.aws import aws_client
+        from mce.services.cart.store.dynamo import DynamoCartStore, ensure_tables
+        from mce.services.cart.store.dynamo_relay import DynamoOutboxRelay
+
+        local = not settings.production
+        client = aws_client("dynamodb", local=local, timeout_s=settings.http_timeout)
+        stack.callback(client.close)
+        table, outbox_table = settings.cart_table, settings.resolved_outbox_table()
+        if local:
+            # Terraform makes the tables in production; there the readiness check only finds them.
+            await run_in_threadpool(ensure_tables, client, table, outbox_table)
+        relay = DynamoOutboxRelay(client, outbox_table, bus, coalesce_s=RELAY_COALESCE_S)
+        return DynamoCartStore(client, table, outbox_table, on_commit=relay.wake), relay
     raise SettingsError(
         f"MCE_CART_STORE: unknown cart store {settings.cart_store!r}; allowed: {', '.join(CART_STORES)}"
     )
@@ -66,12 +91,9 @@ def create_app(settings: CartSettings | None = None, *, product_transport: Trans
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
-            engine = await open_engine(settings.resolved_url(), MIGRATIONS, migrate=settings.migrate_on_start)
-            stack.callback(engine.dispose)
             bus = build_bus(settings)
             stack.callback(bus.close)
-            relay = OutboxRelay(engine, outbox, bus, lease=outbox_lease, coalesce_s=RELAY_COALESCE_S)
-            store = build_store(settings, engine, on_commit=relay.wake)
+            store, relay = await open_store(settings, stack, bus)
             products = ServiceClient(
                 "product", settings.product_url, timeout=settings.http_timeout, transport=product_transport
             )

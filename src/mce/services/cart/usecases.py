@@ -20,8 +20,10 @@ log = logging.getLogger(__name__)
 # Each failed attempt lost to a write that succeeded, so ten in a row means a cart under heavy contention.
 MAX_ATTEMPTS = 10
 # Losers wait a random slice of a growing window before reading again, so they do not collide again in step.
+# The window grows from the longer of BACKOFF_S and one attempt's own time: a store that answers slowly (DynamoDB
+# behind a busy network, moto on a loaded machine) spreads its writers as widely, in attempts, as a fast one.
 BACKOFF_S = 0.002
-BACKOFF_MAX_S = 0.1
+BACKOFF_MAX_S = 0.25
 
 Change = Callable[[Cart, datetime], tuple[Cart, Event] | None]
 
@@ -137,11 +139,13 @@ def _write(store: CartStore, cart_id: str, change: Change) -> Cart:
 def _retrying(cart_id: str, attempt: Callable[[], Cart]) -> Cart:
     """Run an attempt that reads and writes on condition, again after each lost race, a bounded number of times."""
     for number in range(1, MAX_ATTEMPTS + 1):
+        began = time.monotonic()
         try:
             return attempt()
         except StaleVersion:
             if number == MAX_ATTEMPTS:
                 break
-            time.sleep(random.uniform(0, min(BACKOFF_MAX_S, BACKOFF_S * 2**number)))
+            unit = max(BACKOFF_S, time.monotonic() - began)
+            time.sleep(random.uniform(0, min(BACKOFF_MAX_S, unit * 2**number)))
     log.warning("cart %s: gave up after %d conflicting writes", cart_id, MAX_ATTEMPTS)
     raise Conflict(f"cart {cart_id} is being changed by many requests at once; try again")

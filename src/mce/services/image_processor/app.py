@@ -1,7 +1,8 @@
-"""The image-processor runner: the blob store's object-created notifications, off the bus, into the Lambda's code.
+"""The image-processor runner: the blob store's object-created notifications into the Lambda's code.
 
-It calls the same ImageProcessor.handle the Lambda handler calls, with each event's `data`, which is the S3 event
-itself. Replicas share one consumer group: their effects (thumbnails, the product's image) are shared state.
+It calls the same ImageProcessor.handle the Lambda handler calls with each S3 event: off the bus (each event's
+`data` is the S3 event) for the filesystem store, off S3's own SQS queue for MCE_BLOB_STORE=s3. Replicas share
+one consumer group, or one queue: their effects (thumbnails, the product's image) are shared state.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
@@ -19,13 +20,16 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from mce.functions.image_processor.handler import build_processor
 from mce.functions.image_processor.processor import ImageProcessor, Outcome
 from mce.kit.app import add_readiness_check, add_stats_route, create_service_app
+from mce.kit.aws import aws_client
 from mce.kit.blob.notifications import BLOB_CREATED
+from mce.kit.blob.s3 import queue_url
 from mce.kit.bus.consumer import Consumer
 from mce.kit.bus.factory import own_bus
 from mce.kit.bus.port import EventBus
 from mce.kit.events import Event
 from mce.kit.settings import load_settings
 from mce.services.image_processor.settings import ImageProcessorServiceSettings
+from mce.services.image_processor.sqs import SqsNotifications
 
 log = logging.getLogger(__name__)
 
@@ -73,24 +77,40 @@ class RunnerMetrics:
             self.ignored.inc()
 
 
+def handle_s3_event(processor: ImageProcessor, metrics: RunnerMetrics, s3_event: Mapping[str, Any]) -> None:
+    """Run one S3 event through the processor and count its outcomes; raise (for a retry) as the Lambda would."""
+    try:
+        outcomes = processor.handle(s3_event)
+    except Exception:
+        metrics.failed.inc()
+        raise
+    for outcome in outcomes:
+        metrics.count(outcome)
+
+
 def handle_notifications(processor: ImageProcessor, metrics: RunnerMetrics, events: Sequence[Event]) -> None:
     """Run each notification's S3 event through the processor; raise (for a retry) as the Lambda would."""
     for event in events:
         if event.type != BLOB_CREATED:
             log.info("skipped event %s of type %r on the notifications topic", event.event_id, event.type)
             continue
-        try:
-            outcomes = processor.handle(event.data)
-        except Exception:
-            metrics.failed.inc()
-            raise
-        for outcome in outcomes:
-            metrics.count(outcome)
+        handle_s3_event(processor, metrics, event.data)
 
 
 async def stats(request: Request) -> dict[str, Any]:
     """The consumer's progress."""
-    consumer: Consumer = request.app.state.consumer
+    consumer: Consumer | SqsNotifications = request.app.state.consumer
+    if isinstance(consumer, SqsNotifications):
+        return {
+            "consumer": {
+                "queue": consumer.queue_url,
+                "alive": consumer.alive,
+                "handled": consumer.handled,
+                "failed": consumer.failed,
+                "test_events": consumer.test_events,
+                "last_error": consumer.last_error,
+            }
+        }
     return {
         "consumer": {
             "group": consumer.group,
@@ -111,25 +131,25 @@ def _lifespan(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
-            event_bus = own_bus(stack, settings, bus)
-            work = processor or build_processor(settings)
+            # Locally, building an S3 store makes its bucket, queue and notification configuration first.
+            work = processor or await asyncio.to_thread(build_processor, settings)
             if processor is None:
                 stack.callback(work.store.close)
+            app.state.processor = work
+            add_readiness_check(app, "blob_store", functools.partial(asyncio.to_thread, work.store.ping))
+            if settings.blob_store == "s3":
+                await _follow_queue(app, stack, settings, work)
+                yield
+                return
+            event_bus = own_bus(stack, settings, bus)
             handler = functools.partial(handle_notifications, work, app.state.runner_metrics)
             topic = settings.blob_notifications_topic
             consumer = Consumer(event_bus, topic, CONSUMER_GROUP, handler, max_batch=settings.image_batch_size)
             consumer.start()
             stack.push_async_callback(asyncio.to_thread, consumer.stop)
             app.state.consumer = consumer
-            app.state.processor = work
-
-            async def consumer_runs() -> None:
-                if not consumer.alive:
-                    raise RuntimeError("the notification consumer has stopped")
-
-            add_readiness_check(app, "blob_store", functools.partial(asyncio.to_thread, work.store.ping))
             add_readiness_check(app, "bus", functools.partial(asyncio.to_thread, event_bus.ping))
-            add_readiness_check(app, "consumer", consumer_runs)
+            add_readiness_check(app, "consumer", functools.partial(_consumer_runs, consumer))
             log.info(
                 "image-processor is following %r as group %r; product at %s",
                 settings.blob_notifications_topic,
@@ -139,6 +159,35 @@ def _lifespan(
             yield
 
     return lifespan
+
+
+async def _consumer_runs(consumer: Consumer | SqsNotifications) -> None:
+    """Raise when the thread that follows the notifications has stopped."""
+    if not consumer.alive:
+        raise RuntimeError("the notification consumer has stopped")
+
+
+async def _follow_queue(
+    app: FastAPI, stack: AsyncExitStack, settings: ImageProcessorServiceSettings, work: ImageProcessor
+) -> None:
+    """Follow S3's notifications on their SQS queue (MCE_BLOB_STORE=s3) instead of the bus."""
+    sqs = aws_client("sqs", local=not settings.production, timeout_s=max(settings.http_timeout, 25.0))
+    stack.callback(sqs.close)
+    url = await asyncio.to_thread(queue_url, sqs, settings.blob_queue)
+    source = SqsNotifications(
+        sqs,
+        url,
+        functools.partial(handle_s3_event, work, app.state.runner_metrics),
+        max_messages=settings.image_batch_size,
+        wait_s=settings.image_queue_wait_s,
+        retry_s=settings.image_queue_retry_s,
+    )
+    source.start()
+    stack.push_async_callback(asyncio.to_thread, source.stop)
+    app.state.consumer = source
+    add_readiness_check(app, "queue", functools.partial(asyncio.to_thread, source.ping))
+    add_readiness_check(app, "consumer", functools.partial(_consumer_runs, source))
+    log.info("image-processor is following S3's notifications on %s; product at %s", url, settings.product_url)
 
 
 def create_app(
