@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import AliasChoices, Field
-from pydantic_settings import SettingsConfigDict
 
 from mce.kit.blob.notifications import BLOB_NOTIFICATIONS_TOPIC, BusNotifier
 from mce.kit.blob.port import BlobStore
@@ -17,9 +16,6 @@ BLOB_STORE_CHOICES = ("filesystem", "s3")
 
 class BlobSettings(BaseServiceSettings):
     """Settings of a service that reads or writes the blob store."""
-
-    # Aliased fields are also set by their own names in code (tests), not only by their variables.
-    model_config = SettingsConfigDict(**BaseServiceSettings.model_config, populate_by_name=True)
 
     # filesystem = a directory under the data directory; s3 = S3 through boto3 (AWS_ENDPOINT_URL, AWS_REGION, ...).
     blob_store: Literal["filesystem", "s3"] = "filesystem"

@@ -6,7 +6,6 @@ from contextlib import AsyncExitStack, ExitStack
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, model_validator
-from pydantic_settings import SettingsConfigDict
 
 from mce.kit.bus.port import EventBus
 from mce.kit.settings import BaseServiceSettings, SettingsError
@@ -32,9 +31,6 @@ def _alias(name: str) -> AliasChoices:
 
 class BusSettings(BaseServiceSettings):
     """Settings of a service that publishes or consumes events."""
-
-    # The endpoint settings also answer to their plain names (KAFKA_BOOTSTRAP); code passes them by field name.
-    model_config = SettingsConfigDict(**BaseServiceSettings.model_config, populate_by_name=True)
 
     # local = the embedded SQLite log under the data directory; kafka = MSK (or any Kafka); eventhubs = Azure Event
     # Hubs through its Kafka endpoint.

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import AliasChoices, Field, model_validator
-from pydantic_settings import SettingsConfigDict
 
 from mce.kit.bus.factory import BusSettings
 from mce.kit.settings import DatabaseSettings
@@ -17,9 +16,6 @@ _TABLE_NAME = r"^[A-Za-z0-9_.-]{3,200}$"
 
 class CartSettings(DatabaseSettings, BusSettings):
     """Where carts are kept and where the catalog answers."""
-
-    # Aliased fields are also set by their own names in code (tests), not only by their variables.
-    model_config = SettingsConfigDict(**DatabaseSettings.model_config, populate_by_name=True)
 
     # sqlite = the SQL store at MCE_DATABASE_URL (the embedded file <data dir>/cart.db unless a URL is given);
     # dynamodb = DynamoDB through boto3 (AWS_ENDPOINT_URL, AWS_REGION, ... as boto3 reads them).
