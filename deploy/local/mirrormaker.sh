@@ -2,8 +2,9 @@
 # MirrorMaker 2 in dedicated mode on Java 17: copies `user-events` from the msk cluster into the Event Hubs side's
 # `events` hub (and each namespaced `user-events.<name>` into `events.<name>`, which tests use), with the Event Hubs
 # client settings (SASL PLAIN, username `$ConnectionString`). Needs deploy/local/kafka.sh's clusters and jars.
-# Usage: deploy/local/mirrormaker.sh [start|stop|restart]. Ready when a probe message sent to msk has been read back
-# from the Event Hubs side. Prints MCE_EVENTHUBS_EVENTS_HUB. Config, classes and logs: $local_dir/mirrormaker.
+# Usage: deploy/local/mirrormaker.sh [start|stop|restart|status] (status: exit 0 when it runs). Ready when a probe
+# message sent to msk has been read back from the Event Hubs side. Prints MCE_EVENTHUBS_EVENTS_HUB.
+# Config, compiled classes and logs: $local_dir/mirrormaker.
 # Settings: KAFKA_BOOTSTRAP (127.0.0.1:19092), EVENTHUBS_BOOTSTRAP (127.0.0.1:19094), EVENTHUBS_CONNECTION_STRING
 # (kafka.sh's), MCE_EVENTHUBS_SECURITY_PROTOCOL (SASL_PLAINTEXT here; SASL_SSL for Azure), MCE_USER_EVENTS_TOPIC
 # (user-events), MCE_EVENTHUBS_EVENTS_HUB (events), MCE_MIRROR_HEAP (256m), MCE_MIRROR_REFRESH_S (2: how soon a new
@@ -145,6 +146,7 @@ start() {
 case "${1:-start}" in
   start) start; echo "MCE_EVENTHUBS_EVENTS_HUB=$to_hub" ;;
   stop) stop_daemon "$home/pid" 20 ;;
+  status) running "$home/pid" ;;
   restart) stop_daemon "$home/pid" 20; "$0" start ;;
-  *) die "usage: $0 [start|stop|restart]" ;;
+  *) die "usage: $0 [start|stop|restart|status]" ;;
 esac
