@@ -18,6 +18,7 @@ import argparse
 import json
 import logging
 import os
+import shutil
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -431,6 +432,10 @@ def build(args: argparse.Namespace, environ: Mapping[str, str]) -> tuple[list[tu
         if restore is not None:
             log.info("resuming from checkpoint %s", restore)
             config["execution.state-recovery.path"] = restore.resolve().as_uri()
+            # Earlier runs' checkpoints are never read again: keep only the one resumed from.
+            for old in args.checkpoint_dir.iterdir():
+                if old.is_dir() and old != restore.parent:
+                    shutil.rmtree(old, ignore_errors=True)
     kafka = KafkaOptions(endpoint_from_env(environ), group=args.group, bounded=args.bounded)
     pipelines = [
         kafka_pipeline_sql(index, source, sink, each, kafka)
