@@ -5,14 +5,14 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from mce.harness import Platform, free_port, start_platform
 
-__all__ = ["Platform", "start_platform", "free_port", "skip_or_fail", "Mirror"]
+__all__ = ["EventHubsEndpoint", "Mirror", "Platform", "start_platform", "free_port", "skip_or_fail"]
 
 DEPLOY_LOCAL = Path(__file__).resolve().parent.parent / "deploy" / "local"
 
@@ -46,6 +46,36 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     running.stop()
 
 
+@dataclass(frozen=True)
+class EventHubsEndpoint:
+    """Where the Event Hubs side's Kafka endpoint answers, and the connection string that is its password."""
+
+    bootstrap: str
+    connection_string: str = field(repr=False)
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> str:
+    """The MSK-like cluster's bootstrap servers from MCE_TEST_KAFKA_BOOTSTRAP (deploy/local/kafka.sh prints them)."""
+    bootstrap = os.environ.get("MCE_TEST_KAFKA_BOOTSTRAP")
+    if not bootstrap:
+        skip_or_fail("MCE_TEST_KAFKA_BOOTSTRAP is not set; start Kafka with deploy/local/kafka.sh")
+    return bootstrap
+
+
+@pytest.fixture(scope="session")
+def eventhubs() -> EventHubsEndpoint:
+    """The Event Hubs-like cluster from MCE_TEST_EVENTHUBS_BOOTSTRAP and MCE_TEST_EVENTHUBS_CONNECTION_STRING."""
+    bootstrap = os.environ.get("MCE_TEST_EVENTHUBS_BOOTSTRAP")
+    secret = os.environ.get("MCE_TEST_EVENTHUBS_CONNECTION_STRING")
+    if not bootstrap or not secret:
+        skip_or_fail(
+            "MCE_TEST_EVENTHUBS_BOOTSTRAP and MCE_TEST_EVENTHUBS_CONNECTION_STRING are not set; "
+            "start them with deploy/local/kafka.sh"
+        )
+    return EventHubsEndpoint(bootstrap, secret)
+
+
 @pytest.fixture(scope="session")
 def flink_python() -> str:
     """PyFlink's interpreter, as deploy/local/flink-env.sh prints it."""
@@ -75,8 +105,8 @@ class Mirror:
 
     kafka_bootstrap: str
     eventhubs_bootstrap: str
-    eventhubs_connection_string: str
-    eventhubs_security_protocol: str
+    eventhubs_connection_string: str = field(repr=False)
+    eventhubs_security_protocol: str = "SASL_PLAINTEXT"
 
     def environ(self) -> dict[str, str]:
         """The platform's setting names for these endpoints."""
@@ -103,18 +133,11 @@ class Mirror:
 
 
 @pytest.fixture(scope="session")
-def mirrormaker() -> Iterator[Mirror]:
+def mirrormaker(kafka_bootstrap: str, eventhubs: EventHubsEndpoint) -> Iterator[Mirror]:
     """MirrorMaker 2 from msk's user-events to the Event Hubs side's events, started by deploy/local/mirrormaker.sh
-    over the clusters in MCE_TEST_KAFKA_BOOTSTRAP / MCE_TEST_EVENTHUBS_*, and stopped again if this fixture started it.
+    over the test clusters (kafka_bootstrap, eventhubs), and stopped again if this fixture started it.
     """
-    names = ("KAFKA_BOOTSTRAP", "EVENTHUBS_BOOTSTRAP", "EVENTHUBS_CONNECTION_STRING")
-    missing = [f"MCE_TEST_{name}" for name in names if not os.environ.get(f"MCE_TEST_{name}")]
-    if missing:
-        skip_or_fail(f"{', '.join(missing)} not set; start the clusters with deploy/local/kafka.sh")
-    mirror = Mirror(
-        *(os.environ[f"MCE_TEST_{name}"] for name in names),
-        os.environ.get("MCE_TEST_EVENTHUBS_SECURITY_PROTOCOL", "SASL_PLAINTEXT"),
-    )
+    mirror = Mirror(kafka_bootstrap, eventhubs.bootstrap, eventhubs.connection_string, "SASL_PLAINTEXT")
     script = str(DEPLOY_LOCAL / "mirrormaker.sh")
     env = {**os.environ, **mirror.environ()}
     was_running = subprocess.run([script, "status"], env=env, capture_output=True).returncode == 0

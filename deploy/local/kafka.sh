@@ -3,8 +3,11 @@
 #   msk        plays Amazon MSK: PLAINTEXT on 127.0.0.1:19092 (controller :19093)
 #   eventhubs  plays Azure Event Hubs' Kafka endpoint: SASL_PLAINTEXT with PLAIN on 127.0.0.1:19094 (controller :19095),
 #              username `$ConnectionString`, the password an Event Hubs style connection string (anything else refused)
-# Usage: deploy/local/kafka.sh [start|stop|restart] [msk|eventhubs] (both when no cluster is named).
-# Prints KAFKA_BOOTSTRAP, EVENTHUBS_BOOTSTRAP and EVENTHUBS_CONNECTION_STRING. Data and logs: $local_dir/kafka/<cluster>.
+#   scratch    a throwaway plaintext cluster on 127.0.0.1:19096 (controller :19097) that tests stop and start to see
+#              an outage, so the shared two are never disturbed; only started when named
+# Usage: deploy/local/kafka.sh [start|stop|restart] [msk|eventhubs|scratch] (msk and eventhubs when none is named).
+# Prints KAFKA_BOOTSTRAP, EVENTHUBS_BOOTSTRAP and EVENTHUBS_CONNECTION_STRING (for scratch alone: KAFKA_BOOTSTRAP
+# with its port). Data and logs: $local_dir/kafka/<cluster>.
 # Settings: MCE_KAFKA_HEAP (512m), MCE_KAFKA_PARTITIONS (3: a topic's partitions when a client creates it implicitly).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -16,7 +19,12 @@ lib="$home/lib"
 heap="${MCE_KAFKA_HEAP:-512m}"
 partitions="${MCE_KAFKA_PARTITIONS:-3}"
 
-port_of() { case "$1" in msk) echo 19092 ;; eventhubs) echo 19094 ;; *) die "unknown cluster $1 (msk or eventhubs)" ;; esac; }
+port_of() {
+  case "$1" in
+    msk) echo 19092 ;; eventhubs) echo 19094 ;; scratch) echo 19096 ;;
+    *) die "unknown cluster $1 (msk, eventhubs or scratch)" ;;
+  esac
+}
 
 fetch_jars() {
   # connect-runtime and connect-mirror are MirrorMaker 2's, fetched with the broker so that one version serves both.
@@ -65,7 +73,7 @@ write_config() {
     # One member joining a group need not wait 3 s for others: tests and restarts start consuming at once.
     echo "group.initial.rebalance.delay.ms=0"
     echo "log.retention.hours=168"
-    if [ "$cluster" = msk ]; then
+    if [ "$cluster" != eventhubs ]; then
       echo "listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$controller"
       echo "advertised.listeners=PLAINTEXT://127.0.0.1:$port"
       echo "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
@@ -134,6 +142,10 @@ await_cluster() {
 }
 
 print_endpoints() {
+  if [ "${clusters[*]}" = scratch ]; then
+    echo "KAFKA_BOOTSTRAP=127.0.0.1:$(port_of scratch)"
+    return
+  fi
   echo "KAFKA_BOOTSTRAP=127.0.0.1:19092"
   echo "EVENTHUBS_BOOTSTRAP=127.0.0.1:19094"
   echo "EVENTHUBS_CONNECTION_STRING=$(connection_string)"
@@ -158,5 +170,5 @@ case "$action" in
     for cluster in "${clusters[@]}"; do stop_daemon "$home/$cluster/pid" 30; done
     "$0" start "${clusters[@]}"
     ;;
-  *) die "usage: $0 [start|stop|restart] [msk|eventhubs]..." ;;
+  *) die "usage: $0 [start|stop|restart] [msk|eventhubs|scratch]..." ;;
 esac

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
+import orjson
 import pytest
 
 from mce.kit.context import TIMEOUT_HEADER, deadline_var, request_id_var
@@ -97,6 +99,12 @@ def test_events_round_trip_through_bytes_with_a_fresh_id_each() -> None:
     assert one.event_id != two.event_id
     assert Event.from_bytes(one.to_bytes()) == one
     assert one.version == 1 and one.occurred_at.tzinfo is not None
+
+
+def test_an_events_wire_bytes_are_the_compact_json_of_its_json_dump() -> None:
+    data = {"price": 1.5, "name": "Ä", "amount": Decimal("1.50"), "at": datetime(2024, 1, 1, tzinfo=UTC), "n": None}
+    event = Event(type="Thing", key="k", data=data)
+    assert event.to_bytes() == orjson.dumps(event.model_dump(mode="json"))
 
 
 def test_money_is_read_exactly_and_written_as_two_decimals() -> None:

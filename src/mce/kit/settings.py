@@ -14,7 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "MCE_"
 # Values of settings whose names match this are never shown in an error message.
-_SECRET_NAME = re.compile(r"token|secret|password|key|credential", re.IGNORECASE)
+_SECRET_NAME = re.compile(r"token|secret|password|key|credential|connection_string", re.IGNORECASE)
 
 Environment = Literal["local", "production"]
 LogLevel = Annotated[
