@@ -1,6 +1,7 @@
-"""The stream service on real engines (MCE_STREAM_ENGINE=flink): activity sent to msk crosses MirrorMaker 2, the
-service's supervised Flink job counts it from the Event Hubs side's hub into its results hub, and a job killed from
-outside is started again and goes on from its checkpoint without losing or double-counting a window.
+"""The analytics path on real engines: activity sent to msk crosses MirrorMaker 2, the stream service's supervised
+Flink job (MCE_STREAM_ENGINE=flink) counts it from the Event Hubs side's hub into its results hub, and the analytics
+service (MCE_BUS=eventhubs) serves those windows; a job killed from outside is started again and goes on from its
+checkpoint without losing or double-counting a window.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from fastapi.testclient import TestClient
 from mce.kit.contracts import USER_ACTIVITY, WINDOW_COUNTED
 from mce.kit.events import Event
 from mce.kit.settings import load_settings
+from mce.services.analytics.app import create_app as create_analytics_app
+from mce.services.analytics.settings import AnalyticsSettings
 from mce.stream.app import create_app
 from mce.stream.settings import StreamSettings
 from tests.conftest import Mirror
@@ -73,6 +76,14 @@ def test_the_flink_engine_counts_mirrored_activity_and_survives_its_job_being_ki
         stream_group=f"svc-{run}",
         **IN_PROCESS,
     )
+    analytics = load_settings(
+        AnalyticsSettings,
+        data_dir=tmp_path / "analytics",
+        bus="eventhubs",
+        eventhubs_security_protocol=mirrormaker.eventhubs_security_protocol,
+        analytics_results_topic=results_hub,
+        **IN_PROCESS,
+    )
     producer = Producer({**mirrormaker.msk_client(), "enable.idempotence": True})
 
     def send(*events: tuple[str, int]) -> None:
@@ -81,7 +92,7 @@ def test_the_flink_engine_counts_mirrored_activity_and_survives_its_job_being_ki
         assert producer.flush(10) == 0
 
     results = Results(mirrormaker, results_hub)
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings)) as client, TestClient(create_analytics_app(analytics)) as dashboard:
         ready = client.get("/readyz")
         assert ready.status_code == 200, ready.text
         # W0 = [T0, T0+60): a, b, c, a; d at T0+66 moves the watermark to T0+61 and closes it.
@@ -110,6 +121,14 @@ def test_the_flink_engine_counts_mirrored_activity_and_survives_its_job_being_ki
         assert windows[(T0 + 60) * 1000]["unique_users"] == 3
         assert windows[(T0 + 60) * 1000]["event_count"] == 3
         assert "stream_flink_job_up 1.0" in client.get("/metrics").text
+        deadline = time.monotonic() + 30
+        while len(served := dashboard.get("/windows").json()["windows"]) < 2:
+            assert time.monotonic() < deadline, served
+            time.sleep(0.2)
+        assert [(w["window_start"], w["unique_users"], w["event_count"]) for w in served] == [
+            ((T0 + 60) * 1000, 3, 3),
+            (T0 * 1000, 3, 4),
+        ]
         pid = client.get("/stats").json()["pid"]
     # Shut down: the job and its JVM are gone.
     deadline = time.monotonic() + 15

@@ -15,7 +15,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from mce.kit.app import add_readiness_check, add_stats_route, create_service_app
-from mce.kit.bus.factory import own_bus
+from mce.kit.bus.factory import LOCAL_EVENTHUBS_BOOTSTRAP, own_bus
 from mce.kit.bus.port import EventBus
 from mce.kit.errors import Unavailable
 from mce.kit.settings import SettingsError, load_settings
@@ -143,6 +143,14 @@ def flink_job_process(settings: StreamSettings, environ: dict[str, str]) -> JobP
     for name, path in (("MCE_FLINK_PYTHON", settings.flink_python), ("MCE_FLINK_KAFKA_JAR", settings.flink_kafka_jar)):
         if path is None or not path.exists():
             raise SettingsError(f"{name}: MCE_STREAM_ENGINE=flink needs it, and {path} is not there")
+    secret = settings.eventhubs_connection_string
+    # The job reads the endpoint from the environment, so the secret never shows in its command line.
+    environ = {
+        **environ,
+        "MCE_EVENTHUBS_BOOTSTRAP": settings.eventhubs_bootstrap or LOCAL_EVENTHUBS_BOOTSTRAP,
+        "MCE_EVENTHUBS_CONNECTION_STRING": secret.get_secret_value() if secret else "",
+        "MCE_EVENTHUBS_SECURITY_PROTOCOL": settings.eventhubs_security_protocol,
+    }
     try:
         endpoint_from_env(environ)
     except ValueError as exc:
