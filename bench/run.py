@@ -45,7 +45,14 @@ RECOVERY_FACTOR = 0.8
 RESULTS = Path(__file__).resolve().parent / "results"
 # The analytics and image figures, each measured by a module of its own in a process of its own (the thumbnail one
 # pins itself to one core; the Flink one runs PyFlink's interpreter).
-STANDALONE = ("bench.stream_runner", "bench.stream_flink", "bench.thumbnails", "bench.kafka_producer")
+STANDALONE = (
+    "bench.stream_runner",
+    "bench.stream_flink",
+    "bench.thumbnails",
+    "bench.kafka_producer",
+    "bench.flink_kafka",
+    "bench.mirror_flink",
+)
 
 
 def log(line: str) -> None:

@@ -92,7 +92,12 @@ def test_a_job_killed_from_outside_is_back_after_its_backoff(tmp_path: Path) -> 
 def test_the_flink_engine_refuses_to_start_without_what_it_needs_naming_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, overrides: dict, named: str
 ) -> None:
-    for name in ("EVENTHUBS_CONNECTION_STRING", "MCE_EVENTHUBS_CONNECTION_STRING"):
+    for name in (
+        "MCE_FLINK_PYTHON",
+        "MCE_FLINK_KAFKA_JAR",
+        "EVENTHUBS_CONNECTION_STRING",
+        "MCE_EVENTHUBS_CONNECTION_STRING",
+    ):
         monkeypatch.delenv(name, raising=False)
     settings = load_settings(StreamSettings, data_dir=tmp_path, stream_engine="flink", **IN_PROCESS, **overrides)
     with pytest.raises(SettingsError, match=named):
