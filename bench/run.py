@@ -47,7 +47,13 @@ RESULTS = Path(__file__).resolve().parent / "results"
 # pins itself to one core; the Flink one runs PyFlink's interpreter).
 STANDALONE = ("bench.stream_runner", "bench.stream_flink", "bench.thumbnails")
 # The real engines' own figures, run with the real servers' endpoints in their environment.
-REAL_STANDALONE = ("bench.kafka_producer", "bench.search_opensearch", "bench.aws_moto", "bench.analytics_pipeline")
+REAL_STANDALONE = (
+    "bench.kafka_producer",
+    "bench.search_opensearch",
+    "bench.aws_moto",
+    "bench.flink_kafka",
+    "bench.mirror_flink",
+)
 # MCE_BENCH_REAL=0 measures the embedded platform only (no real servers started).
 REAL = os.environ.get("MCE_BENCH_REAL", "1") != "0"
 ROOT = Path(__file__).resolve().parents[1]

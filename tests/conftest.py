@@ -1,16 +1,20 @@
-"""Fixtures shared by every layer of tests: test servers and free ports."""
+"""Fixtures shared by every layer of tests: test servers, PyFlink and free ports."""
 
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
 from mce.harness import Platform, free_port, start_platform
 
-__all__ = ["EventHubsEndpoint", "Platform", "start_platform", "free_port", "skip_or_fail"]
+__all__ = ["EventHubsEndpoint", "Mirror", "Platform", "start_platform", "free_port", "skip_or_fail"]
+
+DEPLOY_LOCAL = Path(__file__).resolve().parent.parent / "deploy" / "local"
 
 
 def require_test_servers() -> bool:
@@ -111,3 +115,76 @@ def eventhubs() -> EventHubsEndpoint:
             "start them with deploy/local/kafka.sh"
         )
     return EventHubsEndpoint(bootstrap, secret)
+
+
+@pytest.fixture(scope="session")
+def flink_python() -> str:
+    """PyFlink's interpreter, as deploy/local/flink-env.sh prints it."""
+    path = os.environ.get("MCE_FLINK_PYTHON")
+    if not path:
+        skip_or_fail("MCE_FLINK_PYTHON is not set; build PyFlink's environment with deploy/local/flink-env.sh")
+    if not os.access(path, os.X_OK):
+        skip_or_fail(f"MCE_FLINK_PYTHON={path} is not an executable; rerun deploy/local/flink-env.sh")
+    return path
+
+
+@pytest.fixture(scope="session")
+def flink_kafka_jar() -> str:
+    """Flink's Kafka SQL connector: MCE_FLINK_KAFKA_JAR, else fetched (and cached) by deploy/local/flink-kafka.sh."""
+    given = os.environ.get("MCE_FLINK_KAFKA_JAR")
+    if given:
+        return given
+    done = subprocess.run([str(DEPLOY_LOCAL / "flink-kafka.sh")], capture_output=True, text=True, timeout=600)
+    if done.returncode != 0:
+        skip_or_fail(f"deploy/local/flink-kafka.sh could not fetch the connector: {done.stderr[-2000:]}")
+    return done.stdout.strip().partition("=")[2]
+
+
+@dataclass(frozen=True)
+class Mirror:
+    """The two Kafka clusters MirrorMaker 2 bridges: msk (plaintext) and the Event Hubs side (SASL PLAIN)."""
+
+    kafka_bootstrap: str
+    eventhubs_bootstrap: str
+    eventhubs_connection_string: str = field(repr=False)
+    eventhubs_security_protocol: str = "SASL_PLAINTEXT"
+
+    def environ(self) -> dict[str, str]:
+        """The platform's setting names for these endpoints."""
+        return {
+            "KAFKA_BOOTSTRAP": self.kafka_bootstrap,
+            "EVENTHUBS_BOOTSTRAP": self.eventhubs_bootstrap,
+            "EVENTHUBS_CONNECTION_STRING": self.eventhubs_connection_string,
+            "MCE_EVENTHUBS_SECURITY_PROTOCOL": self.eventhubs_security_protocol,
+        }
+
+    def msk_client(self) -> dict[str, str]:
+        """confluent-kafka's settings for the msk side."""
+        return {"bootstrap.servers": self.kafka_bootstrap}
+
+    def eventhubs_client(self) -> dict[str, str]:
+        """confluent-kafka's settings for the Event Hubs side, signed in as Event Hubs asks."""
+        return {
+            "bootstrap.servers": self.eventhubs_bootstrap,
+            "security.protocol": self.eventhubs_security_protocol,
+            "sasl.mechanism": "PLAIN",
+            "sasl.username": "$ConnectionString",
+            "sasl.password": self.eventhubs_connection_string,
+        }
+
+
+@pytest.fixture(scope="session")
+def mirrormaker(kafka_bootstrap: str, eventhubs: EventHubsEndpoint) -> Iterator[Mirror]:
+    """MirrorMaker 2 from msk's user-events to the Event Hubs side's events, started by deploy/local/mirrormaker.sh
+    over the test clusters (kafka_bootstrap, eventhubs), and stopped again if this fixture started it.
+    """
+    mirror = Mirror(kafka_bootstrap, eventhubs.bootstrap, eventhubs.connection_string, "SASL_PLAINTEXT")
+    script = str(DEPLOY_LOCAL / "mirrormaker.sh")
+    env = {**os.environ, **mirror.environ()}
+    was_running = subprocess.run([script, "status"], env=env, capture_output=True).returncode == 0
+    started = subprocess.run([script, "start"], env=env, capture_output=True, text=True, timeout=300)
+    if started.returncode != 0:
+        pytest.fail(f"deploy/local/mirrormaker.sh could not start MirrorMaker 2: {started.stderr[-3000:]}")
+    yield mirror
+    if not was_running:
+        subprocess.run([script, "stop"], env=env, capture_output=True, timeout=120)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
@@ -11,7 +10,6 @@ import pytest
 
 from mce.kit.contracts import USER_ACTIVITY, WINDOW_COUNTED, ActivityPayload, WindowPayload
 from mce.kit.events import ENVELOPE_VERSION, Event
-from tests.conftest import skip_or_fail
 from tests.stream_vectors import case_names, load_case
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,17 +65,6 @@ def read_results(directory: Path) -> list[Event]:
         return []
     parts = sorted((path for path in directory.iterdir() if path.name.startswith("part-")), key=part_number)
     return [Event.from_bytes(line) for path in parts for line in path.read_bytes().splitlines() if line.strip()]
-
-
-@pytest.fixture(scope="module")
-def flink_python() -> str:
-    """PyFlink's interpreter, as deploy/local/flink-env.sh prints it."""
-    path = os.environ.get("MCE_FLINK_PYTHON")
-    if not path:
-        skip_or_fail("MCE_FLINK_PYTHON is not set; build PyFlink's environment with deploy/local/flink-env.sh")
-    if not os.access(path, os.X_OK):
-        skip_or_fail(f"MCE_FLINK_PYTHON={path} is not an executable; rerun deploy/local/flink-env.sh")
-    return path
 
 
 @pytest.fixture(scope="module")
