@@ -23,9 +23,9 @@ up-real: install-dev ## the same platform on real local servers (PostgreSQL, Kaf
 # The real servers print their endpoints as NAME=value; the tests read them as MCE_TEST_NAME.
 test: install-dev ## install and start the test servers (the real backends, Chromium, PyFlink's environment), then run every test
 	@servers=$$(deploy/local/servers.sh start) && chromium=$$(deploy/local/chromium.sh) && \
-	flink_python=$$(deploy/local/flink-env.sh) && \
+	flink_python=$$(deploy/local/flink-env.sh) && flink_jar=$$(deploy/local/flink-kafka.sh) && \
 	eval "$$(sed -E "s/^([A-Z_]+)=(.*)$$/export MCE_TEST_\1='\2'/" <<<"$$servers")" && \
-	MCE_CHROMIUM="$$chromium" MCE_FLINK_PYTHON="$$flink_python" \
+	MCE_FLINK_KAFKA_JAR="$${flink_jar#*=}" MCE_CHROMIUM="$$chromium" MCE_FLINK_PYTHON="$$flink_python" \
 	MCE_REQUIRE_TEST_SERVERS=1 $(VENV)/bin/pytest
 
 install: $(RUNTIME) ## create the virtual environment from the lock file, with what the platform runs on

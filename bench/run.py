@@ -454,6 +454,11 @@ def start_real_servers() -> dict[str, str]:
     return dict(line.split("=", 1) for line in printed.splitlines() if "=" in line)
 
 
+def _printed(script: Path) -> str:
+    """What a deploy/local script prints on stdout, stripped."""
+    return subprocess.run([str(script)], check=True, capture_output=True, text=True).stdout.strip()
+
+
 def main() -> int:
     ensure_vegeta()
     report: dict = {
@@ -468,11 +473,11 @@ def main() -> int:
     if REAL:
         log("== on real backends (deploy/local/servers.sh)")
         endpoints = start_real_servers()
-        flink_python = subprocess.run(
-            [str(ROOT / "deploy" / "local" / "flink-env.sh")], check=True, capture_output=True, text=True
-        ).stdout.strip()
+        flink_python = _printed(ROOT / "deploy" / "local" / "flink-env.sh")
+        flink_jar = _printed(ROOT / "deploy" / "local" / "flink-kafka.sh").partition("=")[2]
+        endpoints["MCE_FLINK_KAFKA_JAR"] = flink_jar
         real = {"ceiling": report["ceiling"]}
-        measure_platform(real, real_backend_env(endpoints, flink_python=flink_python))
+        measure_platform(real, real_backend_env(endpoints, flink_python=flink_python, flink_kafka_jar=flink_jar))
         report["real"] = real
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(report, indent=2))

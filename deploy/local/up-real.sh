@@ -15,9 +15,11 @@ export MCE_DATA_DIR="${MCE_DATA_DIR:-$repo/.mce/real}"
 trap 'log "stopping the servers…"; "$here/servers.sh" stop' EXIT
 endpoints="$("$here/servers.sh" start)"
 flink_python="$("$here/flink-env.sh")"
+flink_jar="$("$here/flink-kafka.sh")"
 
 set -a
-while IFS='=' read -r name value; do [ -n "$name" ] && printf -v "$name" '%s' "$value"; done <<<"$endpoints"
+while IFS='=' read -r name value; do [ -n "$name" ] && printf -v "$name" '%s' "$value"; done <<<"$endpoints
+$flink_jar"
 # shellcheck source=/dev/null
 source "$here/real.env"
 MCE_FLINK_PYTHON="$flink_python"

@@ -85,12 +85,17 @@ def read_env_file(path: Path) -> dict[str, str]:
     return pairs
 
 
-def real_backend_env(endpoints: Mapping[str, str], *, flink_python: str | None = None) -> dict[str, str]:
-    """The environment `make up-real` gives `mce up`: the servers' endpoints, then deploy/local/real.env."""
+def real_backend_env(
+    endpoints: Mapping[str, str], *, flink_python: str | None = None, flink_kafka_jar: str | None = None
+) -> dict[str, str]:
+    """The environment `make up-real` gives `mce up`: the servers' endpoints, then deploy/local/real.env, then where
+    PyFlink and its Kafka connector are (deploy/local/flink-env.sh and flink-kafka.sh print them)."""
     env = dict(endpoints)
     env.update(read_env_file(REAL_ENV))
     if flink_python:
         env["MCE_FLINK_PYTHON"] = flink_python
+    if flink_kafka_jar:
+        env["MCE_FLINK_KAFKA_JAR"] = flink_kafka_jar
     return env
 
 

@@ -67,8 +67,9 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     """One `mce up` on the real servers, for this module: the foundation tests below take it as their platform."""
     endpoints = _endpoints()
     flink_python = os.environ.get("MCE_FLINK_PYTHON") or skip_or_fail("MCE_FLINK_PYTHON not set")
+    flink_jar = os.environ.get("MCE_FLINK_KAFKA_JAR") or skip_or_fail("MCE_FLINK_KAFKA_JAR not set (flink-kafka.sh)")
     _require_fresh_servers(endpoints)
-    env = real_backend_env(endpoints, flink_python=flink_python)
+    env = real_backend_env(endpoints, flink_python=flink_python, flink_kafka_jar=flink_jar)
     running = start_platform(tmp_path_factory.mktemp("real-platform"), seed=SEED, extra_env=env, timeout=420)
     yield running
     running.stop(timeout=60)

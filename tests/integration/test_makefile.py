@@ -29,6 +29,7 @@ def clone(tmp_path: Path) -> Path:
         "deploy/local/up-real.sh",
         "deploy/local/chromium.sh",
         "deploy/local/flink-env.sh",
+        "deploy/local/flink-kafka.sh",
     ):
         path = tmp_path / tool
         path.parent.mkdir(parents=True, exist_ok=True)
