@@ -251,12 +251,15 @@ def check_out_and_deliver(platform: Platform) -> dict:
     }
     staff = {"Authorization": f"Bearer {platform.admin_token}"}
     with httpx.Client(base_url=platform.url(), timeout=30) as shopper:
-        listed = shopper.get("/api/products", params={"limit": 50}).json()["items"]
-        product = next(item for item in listed if item["stock"] >= 3)
-        email = f"ada-{time.time_ns()}@example.com"
+        # A product of its own, so that other tests' purchases never change its stock under this one.
+        stamp = time.time_ns()
+        email = f"ada-{stamp}@example.com"
+        body = {"name": f"Brass Lamp {stamp}", "price": "12.50", "stock": 3, "category": "Home & Kitchen"}
+        product = httpx.post(f"{platform.url()}/api/products", json=body, headers=staff, timeout=10).json()
         signed_up = shopper.post("/api/accounts", json={"email": email, "password": "a long passphrase", "name": "Ada"})
         assert signed_up.status_code == 201, signed_up.text
-        assert shopper.post("/api/cart/items", json={"product_id": product["id"], "quantity": 2}).status_code == 201
+        added = shopper.post("/api/cart/items", json={"product_id": product["id"], "quantity": 2})
+        assert added.status_code == 201, added.text
         placed = shopper.post("/api/orders", json=checkout, headers={"Idempotency-Key": f"e2e-{email}"})
         assert placed.status_code == 201, placed.text
         replayed = shopper.post("/api/orders", json=checkout, headers={"Idempotency-Key": f"e2e-{email}"})
