@@ -20,9 +20,10 @@ up: install ## run every service on embedded backends and print the storefront U
 up-real: install-dev ## the same platform on real local servers (PostgreSQL, Kafka x2, MirrorMaker 2, OpenSearch, moto, Azurite, Flink)
 	deploy/local/up-real.sh
 
-# The real servers print their endpoints as NAME=value; the tests read them as MCE_TEST_NAME.
+# The real servers start from empty (the end-to-end tests on them use fixed names) and print their endpoints as
+# NAME=value; the tests read them as MCE_TEST_NAME.
 test: install-dev ## install and start the test servers (the real backends, Chromium, PyFlink's environment), then run every test
-	@servers=$$(deploy/local/servers.sh start) && chromium=$$(deploy/local/chromium.sh) && \
+	@deploy/local/servers.sh reset && servers=$$(deploy/local/servers.sh start) && chromium=$$(deploy/local/chromium.sh) && \
 	flink_python=$$(deploy/local/flink-env.sh) && flink_jar=$$(deploy/local/flink-kafka.sh) && \
 	eval "$$(sed -E "s/^([A-Z_]+)=(.*)$$/export MCE_TEST_\1='\2'/" <<<"$$servers")" && \
 	MCE_FLINK_KAFKA_JAR="$${flink_jar#*=}" MCE_CHROMIUM="$$chromium" MCE_FLINK_PYTHON="$$flink_python" \

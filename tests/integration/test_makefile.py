@@ -75,4 +75,4 @@ def test_make_up_real_installs_the_dev_tools_then_starts_the_servers_and_the_pla
 def test_make_test_starts_the_real_servers_before_the_tests(clone: Path) -> None:
     make(clone, "test")
     calls = (clone / "calls.log").read_text().splitlines()
-    assert calls.index("servers.sh start") < calls.index("pytest ")
+    assert calls.index("servers.sh reset") < calls.index("servers.sh start") < calls.index("pytest ")
