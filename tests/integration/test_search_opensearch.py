@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import socketserver
 import threading
+import urllib.parse
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +22,7 @@ from mce.services.search.domain import SearchQuery, parse_product
 from mce.services.search.index.factory import build_index
 from mce.services.search.index.opensearch import OpenSearchSearchIndex, connect
 from mce.services.search.settings import SearchSettings
+from tests.conftest import free_port
 from tests.integration.test_search_service import FakeProductService, eventually, found, product, publish, ready
 
 
@@ -133,11 +138,58 @@ def test_racing_replicas_leave_the_newest_version_whatever_the_order(opensearch_
 
 
 def test_an_opensearch_that_does_not_answer_is_unavailable_naming_the_index():
-    client = connect("http://127.0.0.1:1", timeout_s=0.5)
+    index = OpenSearchSearchIndex(connect("http://127.0.0.1:1", timeout_s=0.5), "products")
     with pytest.raises(Unavailable) as raised:
-        OpenSearchSearchIndex(client, "products")
+        index.ping()
     assert raised.value.service == "search"
     assert "OpenSearch index 'products'" in raised.value.message
+
+
+class Forwarder(socketserver.ThreadingTCPServer):
+    """A loopback port that passes connections on to another: OpenSearch 'coming back' where it was not."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, port: int, target: tuple[str, int]) -> None:
+        self.target = target
+        super().__init__(("127.0.0.1", port), _Pipe)
+
+
+class _Pipe(socketserver.BaseRequestHandler):
+    def handle(self) -> None:
+        upstream = socket.create_connection(self.server.target)
+
+        def pump(source: socket.socket, sink: socket.socket) -> None:
+            with contextlib.suppress(OSError):
+                while chunk := source.recv(65536):
+                    sink.sendall(chunk)
+            with contextlib.suppress(OSError):
+                sink.shutdown(socket.SHUT_WR)
+
+        back = threading.Thread(target=pump, args=(upstream, self.request), daemon=True)
+        back.start()
+        pump(self.request, upstream)
+        back.join()
+        upstream.close()
+
+
+def test_an_index_whose_server_was_down_at_start_is_made_once_it_answers(opensearch_endpoint, index_name):
+    port = free_port()
+    index = OpenSearchSearchIndex(connect(f"http://127.0.0.1:{port}", timeout_s=1), index_name, refresh=True)
+    with pytest.raises(Unavailable):
+        index.ping()
+    target = urllib.parse.urlsplit(opensearch_endpoint)
+    server = Forwarder(port, (target.hostname, target.port))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        index.ping()
+        index.upsert([parse_product(product(7, "Desk Lamp"))])
+        assert [item["id"] for item in index.search(SearchQuery(q="lamp")).items] == [7]
+    finally:
+        index.close()
+        server.shutdown()
+        server.server_close()
 
 
 def test_a_search_whose_index_vanished_is_a_503_naming_the_index(tmp_path, bus, opensearch_endpoint, index_name):

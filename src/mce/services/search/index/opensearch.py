@@ -150,7 +150,13 @@ class OpenSearchSearchIndex(SearchIndex):
         self._plan = functools.lru_cache(maxsize=PLAN_CACHE_SIZE)(
             functools.partial(plan_query, synonyms=load_synonyms() if synonyms is None else synonyms)
         )
-        self._create_if_missing()
+        self._created = False
+        try:
+            self._create_if_missing()
+        except Unavailable:
+            # A search service that starts while OpenSearch is down comes up not ready, and makes the index on first
+            # use once OpenSearch answers, instead of failing to start until it does.
+            log.warning("OpenSearch does not answer yet; the index %r is made once it does", self.name)
 
     def consumer_group(self) -> str:
         return SHARED_GROUP
@@ -269,10 +275,13 @@ class OpenSearchSearchIndex(SearchIndex):
                 schema,
                 SCHEMA_VERSION,
             )
+        self._created = True
 
     @contextmanager
     def _translated(self, action: str) -> Iterator[None]:
-        """OpenSearch's errors as Unavailable naming the index, for a 503 that says what failed."""
+        """OpenSearch's errors as Unavailable naming the index, for a 503 saying what failed; the index made first."""
+        if not self._created and action not in ("create", "drop"):
+            self._create_if_missing()
         try:
             yield
         except OpenSearchException as exc:
