@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
+import secrets
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,7 +20,9 @@ class Event(BaseModel):
 
     model_config = {"frozen": True}
 
-    event_id: str = Field(default_factory=lambda: uuid.uuid4().hex)
+    # 128 random bits as 32 hex digits (uuid4's form, without its fixed bits): a third of uuid4().hex's cost, which
+    # was half of building an event in the events producer.
+    event_id: str = Field(default_factory=lambda: secrets.token_hex(16))
     type: str
     version: int = ENVELOPE_VERSION
     occurred_at: datetime = Field(default_factory=_now)
