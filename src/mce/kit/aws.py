@@ -5,11 +5,15 @@ Errors that mean "the service cannot answer now" are told apart here once, for e
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
+
+from mce.kit.errors import Unavailable
 
 # Codes AWS answers with when it is busy, throttling or briefly failing: a later call can succeed.
 TRANSIENT_CODES = frozenset(
@@ -64,3 +68,15 @@ def is_unavailable(exc: BaseException) -> bool:
         return error_code(exc) in TRANSIENT_CODES or status >= 500
     # Connection refused, timeouts, closed connections, no credentials: the client never got an answer.
     return isinstance(exc, BotoCoreError) and not isinstance(exc, ParamValidationError)
+
+
+@contextlib.contextmanager
+def translated_errors(what: str) -> Iterator[None]:
+    """A throttled, failing or unreachable AWS service becomes Unavailable naming what failed; other errors pass."""
+    try:
+        yield
+    except (ClientError, BotoCoreError) as exc:
+        if is_unavailable(exc):
+            reason = error_code(exc) or type(exc).__name__
+            raise Unavailable(f"{what} is unavailable: {reason}", service=what) from exc
+        raise

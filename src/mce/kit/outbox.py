@@ -35,6 +35,7 @@ from sqlalchemy.engine import Connection, Row
 from mce.kit.bus.port import EventBus
 from mce.kit.db import write_transaction
 from mce.kit.events import Event
+from mce.kit.loop import BackgroundLoop
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ def add_to_outbox(conn: Connection, table: Table, topic: str, event: Event) -> N
 Housekeeping = Callable[[], object]
 
 
-class OutboxRelay:
+class OutboxRelay(BackgroundLoop):
     """Publishes staged events in the order they were written, then marks them published."""
 
     def __init__(
@@ -97,8 +98,7 @@ class OutboxRelay:
         self.published = 0
         self.last_error: str | None = None
         self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__("outbox-relay")
 
     def relay_once(self) -> int:
         """Publish one batch of unpublished events; returns how many (0 also when another relay holds the lease)."""
@@ -174,19 +174,10 @@ class OutboxRelay:
         if not self._wake.is_set():
             self._wake.set()
 
-    def start(self) -> None:
-        """Relay in a daemon thread until stopped."""
-        self._thread = threading.Thread(target=self._run, name="outbox-relay", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """Finish the current batch and stop."""
-        self._stop.set()
+    def _interrupt(self) -> None:
         self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
 
-    def _run(self) -> None:
+    def run(self) -> None:
         """Drain the outbox, then sleep until woken or the idle poll comes round; keep the tables small now and then."""
         next_housekeeping = time.monotonic()
         while not self._stop.is_set():

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
@@ -25,6 +24,7 @@ from mce.kit.app import add_readiness_check, add_stats_route, create_service_app
 from mce.kit.bus.factory import own_bus
 from mce.kit.bus.port import Delivery, EventBus
 from mce.kit.errors import DomainError
+from mce.kit.loop import BackgroundLoop
 from mce.kit.settings import SettingsError, load_settings
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ def user_function(name: str) -> Callable[..., Any]:
     return registered()[name].get_user_function()
 
 
-class TriggerLoop:
+class TriggerLoop(BackgroundLoop):
     """Feeds the topic's messages, in batches, to the Event Hubs trigger; commits each batch once it returned."""
 
     def __init__(self, bus: EventBus, topic: str, batch_size: int, group: str = CONSUMER_GROUP) -> None:
@@ -58,24 +58,7 @@ class TriggerLoop:
         self.batches = 0
         self.messages = 0
         self.last_error: str | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        """Run the loop in a daemon thread."""
-        self._thread = threading.Thread(target=self.run, name=f"trigger-{self.topic}", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Ask the loop to finish its batch and wait for it."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    @property
-    def alive(self) -> bool:
-        """Whether the loop thread runs."""
-        return self._thread is not None and self._thread.is_alive()
+        super().__init__(f"trigger-{topic}")
 
     def run(self) -> None:
         """Poll, call the trigger, commit, until stopped; a failure re-reads the batch after a pause."""

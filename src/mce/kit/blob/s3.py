@@ -9,32 +9,19 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
-from mce.kit.aws import error_code, is_unavailable
+from mce.kit.aws import error_code, translated_errors
 from mce.kit.blob.port import BlobInfo, BlobNotFound, BlobStore, check_key
-from mce.kit.errors import Unavailable
 
 log = logging.getLogger(__name__)
 
 WHAT = "blob store"
 Notify = Callable[[str, BlobInfo], None]
 _MISSING = frozenset({"404", "NoSuchKey", "NotFound"})
-
-
-@contextlib.contextmanager
-def translated_errors() -> Iterator[None]:
-    """A throttled, failing or unreachable S3 becomes Unavailable naming the blob store."""
-    try:
-        yield
-    except (ClientError, BotoCoreError) as exc:
-        if is_unavailable(exc):
-            reason = error_code(exc) or type(exc).__name__
-            raise Unavailable(f"{WHAT} is unavailable: {reason}", service=WHAT) from exc
-        raise
 
 
 def _etag(value: str) -> str:
@@ -52,7 +39,7 @@ class S3BlobStore(BlobStore):
 
     def put(self, key: str, data: bytes, content_type: str) -> BlobInfo:
         """Store the bytes under the key (S3 replaces an object whole); then notify of the new object."""
-        with translated_errors():
+        with translated_errors(WHAT):
             answer = self.client.put_object(Bucket=self.bucket, Key=check_key(key), Body=data, ContentType=content_type)
         info = BlobInfo(key=key, size=len(data), content_type=content_type, etag=_etag(answer["ETag"]))
         if self.notify is not None:
@@ -62,7 +49,7 @@ class S3BlobStore(BlobStore):
     def get(self, key: str) -> tuple[bytes, BlobInfo]:
         """The object's bytes and info; BlobNotFound when there is none."""
         try:
-            with translated_errors():
+            with translated_errors(WHAT):
                 answer = self.client.get_object(Bucket=self.bucket, Key=check_key(key))
                 with contextlib.closing(answer["Body"]) as body:
                     data = body.read()
@@ -75,7 +62,7 @@ class S3BlobStore(BlobStore):
     def head(self, key: str) -> BlobInfo | None:
         """The object's info, or None when there is none."""
         try:
-            with translated_errors():
+            with translated_errors(WHAT):
                 answer = self.client.head_object(Bucket=self.bucket, Key=check_key(key))
         except ClientError as exc:
             if error_code(exc) in _MISSING:
@@ -85,12 +72,12 @@ class S3BlobStore(BlobStore):
 
     def delete(self, key: str) -> None:
         """Remove the object; S3 answers the same when there is none."""
-        with translated_errors():
+        with translated_errors(WHAT):
             self.client.delete_object(Bucket=self.bucket, Key=check_key(key))
 
     def ping(self) -> None:
         """Raise unless the bucket exists and answers."""
-        with translated_errors():
+        with translated_errors(WHAT):
             self.client.head_bucket(Bucket=self.bucket)
 
     def close(self) -> None:
@@ -102,7 +89,7 @@ def queue_url(sqs: Any, queue: str) -> str:
     """The URL of a queue given by URL or by name."""
     if queue.startswith(("http://", "https://")):
         return queue
-    with translated_errors():
+    with translated_errors(WHAT):
         return sqs.get_queue_url(QueueName=queue)["QueueUrl"]
 
 
@@ -116,7 +103,7 @@ def ensure_bucket_notifications(
     """Make the bucket, the queue (with its dead-letter queue) and S3's ObjectCreated notification for the prefix,
     where missing (local mode only; several processes may do this at once). Returns the queue's URL.
     """
-    with translated_errors():
+    with translated_errors(WHAT):
         try:
             s3.create_bucket(Bucket=bucket)
         except ClientError as exc:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Sequence
 
 from mce.kit.bus.port import Delivery, EventBus, last_per_partition
 from mce.kit.errors import Unavailable
 from mce.kit.events import Event
+from mce.kit.loop import BackgroundLoop
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ def dead_letter_topic(topic: str) -> str:
 MAX_OUTAGE_BACKOFF_S = 5.0
 
 
-class Consumer:
+class Consumer(BackgroundLoop):
     """Feeds a topic to a handler in batches, in order, at least once; poison events go to the DLQ.
 
     A handler raising Unavailable means its backend is down, not that the event is bad: the batch is retried
@@ -54,24 +54,7 @@ class Consumer:
         self.handled = 0
         self.dead_lettered = 0
         self.last_error: str | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        """Run the loop in a daemon thread."""
-        self._thread = threading.Thread(target=self.run, name=f"consumer-{self.group}-{self.topic}", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """Ask the loop to finish its batch and wait for it."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    @property
-    def alive(self) -> bool:
-        """Whether the loop thread is running."""
-        return self._thread is not None and self._thread.is_alive()
+        super().__init__(f"consumer-{group}-{topic}")
 
     def run(self) -> None:
         """Poll, handle, commit, until stopped; a broken bus is retried, never fatal."""

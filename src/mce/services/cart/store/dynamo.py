@@ -7,19 +7,18 @@ float, so money stays exact.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
-from mce.kit.aws import error_code, is_unavailable
+from mce.kit.aws import error_code, translated_errors
 from mce.kit.errors import Unavailable, problem
 from mce.kit.events import Event
 from mce.kit.money import CENTS
@@ -98,18 +97,6 @@ def outbox_item(topic: str, event: Event) -> dict[str, Any]:
     }
 
 
-@contextlib.contextmanager
-def translated_errors() -> Iterator[None]:
-    """A lost race becomes StaleVersion (raised by the caller), a throttled or unreachable table Unavailable."""
-    try:
-        yield
-    except (ClientError, BotoCoreError) as exc:
-        if is_unavailable(exc):
-            reason = error_code(exc) or type(exc).__name__
-            raise Unavailable(f"{WHAT} is unavailable: {reason}", service=WHAT) from exc
-        raise
-
-
 def _lost_race(exc: ClientError) -> bool:
     """Whether a conditional write or a transaction failed on a condition or another transaction, not on the table."""
     code = error_code(exc)
@@ -144,7 +131,7 @@ class DynamoCartStore(CartStore):
 
     def get(self, cart_id: str) -> Cart | None:
         # Strongly consistent: a read-modify-write must start from the last committed version.
-        with translated_errors():
+        with translated_errors(WHAT):
             answer = self.client.get_item(TableName=self.table, Key={"cartId": {"S": cart_id}}, ConsistentRead=True)
         item = answer.get("Item")
         return None if item is None else cart_from_item(item)
@@ -173,7 +160,7 @@ class DynamoCartStore(CartStore):
 
     def ping(self) -> None:
         """Raise unless both tables exist and are active (Terraform makes them in production)."""
-        with translated_errors():
+        with translated_errors(WHAT):
             for name in (self.table, self.outbox_table):
                 status = self.client.describe_table(TableName=name)["Table"]["TableStatus"]
                 if status not in ("ACTIVE", "UPDATING"):
@@ -214,7 +201,7 @@ class DynamoCartStore(CartStore):
             for event in events
         ]
         try:
-            with translated_errors():
+            with translated_errors(WHAT):
                 if len(writes) == 1 and not staged:
                     ((kind, request),) = writes[0].items()
                     (self.client.put_item if kind == "Put" else self.client.delete_item)(**request)
@@ -240,7 +227,7 @@ _KEYS = {
 def ensure_tables(client: Any, table: str, outbox_table: str, *, wait_s: float = 30.0) -> None:
     """Create the cart and outbox tables if missing (local mode only); safe when several processes start at once."""
     for name, keys in ((table, _KEYS["carts"]), (outbox_table, _KEYS["outbox"])):
-        with translated_errors():
+        with translated_errors(WHAT):
             try:
                 client.create_table(
                     TableName=name,

@@ -15,15 +15,16 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from mce.kit.aws import error_code
+from mce.kit.aws import error_code, translated_errors
 from mce.kit.bus.port import EventBus
 from mce.kit.events import Event
-from mce.services.cart.store.dynamo import translated_errors
+from mce.kit.loop import BackgroundLoop
+from mce.services.cart.store.dynamo import WHAT
 
 log = logging.getLogger(__name__)
 
 
-class DynamoOutboxRelay:
+class DynamoOutboxRelay(BackgroundLoop):
     """Publishes staged events grouped by topic, each key's in order, then deletes them on condition."""
 
     def __init__(
@@ -45,13 +46,12 @@ class DynamoOutboxRelay:
         self.published = 0
         self.last_error: str | None = None
         self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__("dynamo-outbox-relay")
         self._more = False
 
     def relay_once(self) -> int:
         """Publish the staged events of one scan page's keys, each key's in order, and delete them; how many."""
-        with translated_errors():
+        with translated_errors(WHAT):
             # Consistent, so an event committed before this scan began is seen by it.
             page = self.client.scan(
                 TableName=self.table, Limit=self.batch, ConsistentRead=True, ProjectionExpression="eventKey"
@@ -80,7 +80,7 @@ class DynamoOutboxRelay:
             "ExpressionAttributeValues": {":key": {"S": key}},
             "ConsistentRead": True,
         }
-        with translated_errors():
+        with translated_errors(WHAT):
             while True:
                 page = self.client.query(**request)
                 found += page.get("Items", [])
@@ -91,7 +91,7 @@ class DynamoOutboxRelay:
     def _delete(self, event_key: dict[str, str], seq: dict[str, str]) -> None:
         """Delete one published item if no other relay did; count it only then."""
         try:
-            with translated_errors():
+            with translated_errors(WHAT):
                 self.client.delete_item(
                     TableName=self.table,
                     Key={"eventKey": event_key, "seq": seq},
@@ -104,7 +104,7 @@ class DynamoOutboxRelay:
 
     def backlog(self) -> int:
         """How many events wait to be published."""
-        with translated_errors():
+        with translated_errors(WHAT):
             pages = self.client.get_paginator("scan").paginate(TableName=self.table, Select="COUNT")
             return sum(page["Count"] for page in pages)
 
@@ -113,19 +113,10 @@ class DynamoOutboxRelay:
         if not self._wake.is_set():
             self._wake.set()
 
-    def start(self) -> None:
-        """Relay in a daemon thread until stopped."""
-        self._thread = threading.Thread(target=self._run, name="dynamo-outbox-relay", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """Finish the current batch and stop."""
-        self._stop.set()
+    def _interrupt(self) -> None:
         self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
 
-    def _run(self) -> None:
+    def run(self) -> None:
         """Drain the outbox, then sleep until woken or the idle poll comes round."""
         while not self._stop.is_set():
             self._wake.clear()
