@@ -29,34 +29,30 @@ def skip_or_fail(reason: str) -> None:
     pytest.skip(reason)
 
 
+def server_endpoint(name: str, script: str) -> str:
+    """A test server's endpoint from MCE_TEST_<NAME>, which `make test` sets from what the server's script prints."""
+    value = os.environ.get(f"MCE_TEST_{name}")
+    if not value:
+        skip_or_fail(f"MCE_TEST_{name} is not set; start the server with deploy/local/{script} and export its {name}")
+    return value
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> str:
-    """A PostgreSQL database URL from MCE_TEST_POSTGRES_URL (deploy/local/postgres.sh prints one)."""
-    url = os.environ.get("MCE_TEST_POSTGRES_URL")
-    if not url:
-        skip_or_fail("MCE_TEST_POSTGRES_URL is not set; start one with deploy/local/postgres.sh")
-    return url
+    """A PostgreSQL database URL (deploy/local/postgres.sh prints one)."""
+    return server_endpoint("POSTGRES_URL", "postgres.sh")
 
 
 @pytest.fixture(scope="session")
 def opensearch_endpoint() -> str:
-    """An OpenSearch URL from MCE_TEST_OPENSEARCH_ENDPOINT (deploy/local/opensearch.sh prints one)."""
-    endpoint = os.environ.get("MCE_TEST_OPENSEARCH_ENDPOINT")
-    if not endpoint:
-        skip_or_fail("MCE_TEST_OPENSEARCH_ENDPOINT is not set; start one with deploy/local/opensearch.sh")
-    return endpoint
+    """An OpenSearch URL (deploy/local/opensearch.sh)."""
+    return server_endpoint("OPENSEARCH_ENDPOINT", "opensearch.sh")
 
 
 @pytest.fixture(scope="session")
 def azurite_connection_string() -> str:
-    """An Azure Storage connection string from MCE_TEST_AZURE_STORAGE_CONNECTION_STRING (deploy/local/azurite.sh)."""
-    connection = os.environ.get("MCE_TEST_AZURE_STORAGE_CONNECTION_STRING")
-    if not connection:
-        skip_or_fail(
-            "MCE_TEST_AZURE_STORAGE_CONNECTION_STRING is not set; start Azurite with deploy/local/azurite.sh and "
-            "export its AZURE_STORAGE_CONNECTION_STRING under that name"
-        )
-    return connection
+    """An Azure Storage connection string (deploy/local/azurite.sh)."""
+    return server_endpoint("AZURE_STORAGE_CONNECTION_STRING", "azurite.sh")
 
 
 @pytest.fixture(scope="session")
@@ -65,9 +61,7 @@ def aws_endpoint_url() -> Iterator[str]:
 
     Fake keys and a region go into the environment for the session: moto accepts any, and no test can reach AWS.
     """
-    url = os.environ.get("MCE_TEST_AWS_ENDPOINT_URL")
-    if not url:
-        skip_or_fail("MCE_TEST_AWS_ENDPOINT_URL is not set; start moto with deploy/local/moto.sh")
+    url = server_endpoint("AWS_ENDPOINT_URL", "moto.sh")
     with pytest.MonkeyPatch.context() as env:
         env.setenv("AWS_ENDPOINT_URL", url)
         env.setenv("AWS_ACCESS_KEY_ID", "testing")
@@ -98,22 +92,14 @@ class EventHubsEndpoint:
 @pytest.fixture(scope="session")
 def kafka_bootstrap() -> str:
     """The MSK-like cluster's bootstrap servers from MCE_TEST_KAFKA_BOOTSTRAP (deploy/local/kafka.sh prints them)."""
-    bootstrap = os.environ.get("MCE_TEST_KAFKA_BOOTSTRAP")
-    if not bootstrap:
-        skip_or_fail("MCE_TEST_KAFKA_BOOTSTRAP is not set; start Kafka with deploy/local/kafka.sh")
-    return bootstrap
+    return server_endpoint("KAFKA_BOOTSTRAP", "kafka.sh")
 
 
 @pytest.fixture(scope="session")
 def eventhubs() -> EventHubsEndpoint:
     """The Event Hubs-like cluster from MCE_TEST_EVENTHUBS_BOOTSTRAP and MCE_TEST_EVENTHUBS_CONNECTION_STRING."""
-    bootstrap = os.environ.get("MCE_TEST_EVENTHUBS_BOOTSTRAP")
-    secret = os.environ.get("MCE_TEST_EVENTHUBS_CONNECTION_STRING")
-    if not bootstrap or not secret:
-        skip_or_fail(
-            "MCE_TEST_EVENTHUBS_BOOTSTRAP and MCE_TEST_EVENTHUBS_CONNECTION_STRING are not set; "
-            "start them with deploy/local/kafka.sh"
-        )
+    bootstrap = server_endpoint("EVENTHUBS_BOOTSTRAP", "kafka.sh")
+    secret = server_endpoint("EVENTHUBS_CONNECTION_STRING", "kafka.sh")
     return EventHubsEndpoint(bootstrap, secret)
 
 
