@@ -137,7 +137,7 @@ def _handled(url: str) -> int:
         return -1
 
 
-def wait_for_rest(running) -> float:
+def wait_for_rest(running, *, pictures: bool = True) -> float:
     """Seconds until the first start's work is done: every seeded picture thumbnailed and search caught up.
 
     A first start hands the image processor one picture per product, and each finished picture is a product change
@@ -145,7 +145,8 @@ def wait_for_rest(running) -> float:
     """
     began = time.monotonic()
     processor, search = running.url("image-processor"), running.url("search")
-    wait_until(lambda: _handled(processor) >= CATALOG_SIZE, 1200, "the image processor to finish the seed's pictures")
+    if pictures:
+        wait_until(lambda: _handled(processor) >= CATALOG_SIZE, 1200, "the image processor to finish the pictures")
     last, now = -2, _handled(search)
     while now != last:
         time.sleep(2)
@@ -429,7 +430,8 @@ def measure_platform(report: dict, extra_env: dict[str, str] | None = None) -> N
             base = running.url()
             wait_until(lambda: _indexed(base) >= CATALOG_SIZE, 600, "search to index the catalog")
             log("waiting for the seed's pictures to be thumbnailed and indexed…")
-            report["first_start_work_s"] = wait_for_rest(running)
+            pictures = (extra_env or {}).get("MCE_SEED_PICTURES", "true") != "false"
+            report["first_start_work_s"] = wait_for_rest(running, pictures=pictures)
             log(f"the platform is at rest after {report['first_start_work_s']:.0f} s more")
             report["products"] = measure_products(base, report["ceiling"]["max_rate"])
             log("GET /api/search at 200/s")
@@ -469,21 +471,31 @@ def main() -> int:
     report["ceiling"] = measure_ceiling()
     log("== on embedded backends")
     measure_platform(report)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "latest.json").write_text(json.dumps(report, indent=2))
+    print_report(report)
     endpoints: dict[str, str] = {}
     if REAL:
-        log("== on real backends (deploy/local/servers.sh)")
+        log("\n== on real backends (deploy/local/servers.sh)")
         endpoints = start_real_servers()
         flink_python = _printed(ROOT / "deploy" / "local" / "flink-env.sh")
         flink_jar = _printed(ROOT / "deploy" / "local" / "flink-kafka.sh").partition("=")[2]
         endpoints["MCE_FLINK_KAFKA_JAR"] = flink_jar
+        env = real_backend_env(endpoints, flink_python=flink_python, flink_kafka_jar=flink_jar)
+        # moto's SQS slows down with every message queued (115 ms a send with 5,500 waiting, 4 ms on an empty
+        # queue), and the seed's 10,000 photos queue faster than they are thumbnailed: no photos on this pass.
+        env["MCE_SEED_PICTURES"] = "false"
         real = {"ceiling": report["ceiling"]}
-        measure_platform(real, real_backend_env(endpoints, flink_python=flink_python, flink_kafka_jar=flink_jar))
-        report["real"] = real
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "latest.json").write_text(json.dumps(report, indent=2))
-    print_report(report)
-    if "real" in report:
-        print_side_by_side(report, report["real"])
+        try:
+            measure_platform(real, env)
+        except Exception as exc:  # noqa: BLE001 - the embedded figures above stand; say why the real ones are missing
+            log(f"the real-backend pass failed: {exc!r}")
+        else:
+            report["real"] = real
+            (RESULTS / "latest.json").write_text(json.dumps(report, indent=2))
+            log("\nthe same figures on real backends:")
+            print_report({**real, "machine": report["machine"], "catalog_size": CATALOG_SIZE})
+            print_side_by_side(report, real)
     for module in STANDALONE + (REAL_STANDALONE if REAL else ()):
         log(f"\n{module}:")
         if subprocess.run([sys.executable, "-m", module], env={**os.environ, **endpoints}).returncode != 0:

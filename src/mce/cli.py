@@ -33,6 +33,8 @@ class SeedSettings(CommandSettings):
     """How big a demo catalog `mce up` and `mce seed` make."""
 
     seed_products: int = Field(default=1200, ge=0, le=1_000_000)
+    # Each seeded product gets a drawn photo, uploaded as an admin's is (false: none, for a quicker first start).
+    seed_pictures: bool = True
 
 
 class UpSettings(SeedSettings):
@@ -203,7 +205,12 @@ def _up(args: argparse.Namespace) -> int:
     up = load_settings(UpSettings, **_given(seed_products=args.seed))
     # Every child runs `mce serve`: what would stop one stops `mce up` first, before anything is written.
     load_settings(ServeSettings)
-    return run_platform(data_dir=up.data_dir, seed_count=up.seed_products, freeze_timeout_s=up.freeze_timeout_s)
+    return run_platform(
+        data_dir=up.data_dir,
+        seed_count=up.seed_products,
+        seed_pictures=up.seed_pictures,
+        freeze_timeout_s=up.freeze_timeout_s,
+    )
 
 
 def _given(**options: object) -> dict[str, object]:

@@ -141,7 +141,12 @@ def start_platform(
     deadline = time.monotonic() + timeout
     while not ready.wait(0.2):
         if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
+            # Ctrl-C first, so that `mce up` stops what it started; a SIGKILL alone would orphan its services.
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(60)
+            except subprocess.TimeoutExpired:
+                process.kill()
             raise RuntimeError("mce up did not become ready:\n" + "\n".join(output))
     token = (data_dir / "secrets" / "admin-token").read_text().strip()
     return Platform(process, launch.ports, token, data_dir, output, launch.metrics_ports)

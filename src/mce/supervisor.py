@@ -407,7 +407,7 @@ def migrate_where_needed(databases: Sequence[Database], report: Callable[[str], 
     return migrated
 
 
-def seed_if_empty(product_settings: Any, count: int) -> None:
+def seed_if_empty(product_settings: Any, count: int, *, pictures: bool = True) -> None:
     """Put the demo catalog into an empty product database, saying so first, since it takes a while."""
     from mce.kit.db import make_engine
     from mce.services.product.seed import seed_demo_catalog
@@ -422,7 +422,7 @@ def seed_if_empty(product_settings: Any, count: int) -> None:
         return
     began = time.monotonic()
     say(f"first start: seeding the demo catalog with {count} products…")
-    added = seed_demo_catalog(product_settings, count=count)
+    added = seed_demo_catalog(product_settings, count=count, pictures=pictures)
     say(f"seeded {added} products in {time.monotonic() - began:.1f} s")
 
 
@@ -465,7 +465,7 @@ def _banner(children: Sequence[Child], secrets: Mapping[str, str], took_s: float
     say("press Ctrl-C to stop")
 
 
-def run_platform(*, data_dir: Path, seed_count: int, freeze_timeout_s: float) -> int:
+def run_platform(*, data_dir: Path, seed_count: int, freeze_timeout_s: float, seed_pictures: bool = True) -> int:
     """The whole `mce up`; returns the exit code. Raises SettingsError, before writing anything, at a bad setting."""
     began = time.monotonic()
     plan = plan_platform(data_dir, os.environ)
@@ -494,7 +494,7 @@ def run_platform(*, data_dir: Path, seed_count: int, freeze_timeout_s: float) ->
             if child.name in plan.databases:
                 migrate_where_needed([plan.databases[child.name]])
             if child.name == "product":
-                seed_if_empty(plan.settings["product"], seed_count)
+                seed_if_empty(plan.settings["product"], seed_count, pictures=seed_pictures)
             if stopping:
                 return 0
             say(f"starting {child.name}…")
