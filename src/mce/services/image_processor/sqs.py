@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections.abc import Callable, Mapping
 from typing import Any
+
+from mce.kit.loop import BackgroundLoop
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +26,7 @@ def is_test_event(body: Any) -> bool:
     return isinstance(body, dict) and body.get("Event") == "s3:TestEvent"
 
 
-class SqsNotifications:
+class SqsNotifications(BackgroundLoop):
     """Follows a queue of S3 event notifications in a thread, handing each S3 event to `handle`."""
 
     def __init__(
@@ -48,30 +49,18 @@ class SqsNotifications:
         self.failed = 0
         self.test_events = 0
         self.last_error: str | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__("sqs-notifications")
 
-    @property
-    def alive(self) -> bool:
-        """Whether the polling thread runs."""
-        return self._thread is not None and self._thread.is_alive()
-
-    def start(self) -> None:
-        """Poll in a daemon thread until stopped."""
-        self._thread = threading.Thread(target=self._run, name="sqs-notifications", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
+    def stop(self, timeout: float | None = None) -> None:
         """Stop after the current long poll and the messages it brought."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(self.wait_s + 10)
+        super().stop(self.wait_s + 10 if timeout is None else timeout)
 
     def ping(self) -> None:
         """Raise unless the queue answers."""
         self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])
 
-    def _run(self) -> None:
+    def run(self) -> None:
+        """Long-poll until stopped; a failing queue is retried after a pause."""
         while not self._stop.is_set():
             try:
                 self.poll_once()
