@@ -32,3 +32,11 @@ def run(*command: str, cwd: Path = REPO, env: dict[str, str] | None = None, time
     output = done.stdout + done.stderr
     assert done.returncode == 0, f"{' '.join(command)} exited {done.returncode}:\n{output[-6000:]}"
     return output
+
+
+def checkov() -> str:
+    """The checkov command from deploy/check/checkov.sh (MCE_CHECKOV, else .tools/checkov/bin/checkov)."""
+    path = Path(os.environ.get("MCE_CHECKOV") or REPO / ".tools" / "checkov" / "bin" / "checkov")
+    if not path.is_file():
+        skip_or_fail("checkov is not installed: run deploy/check/checkov.sh")
+    return str(path)
