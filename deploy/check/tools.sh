@@ -118,9 +118,12 @@ ensure() {
   log "built $name in $((SECONDS - started)) s"
 }
 
+# actionlint runs shellcheck on every workflow's run: scripts when it finds it on PATH.
 if ! command -v shellcheck >/dev/null; then
+  [ "$(id -u)" = 0 ] || { log "shellcheck is needed; run: sudo apt-get install -y shellcheck"; exit 1; }
   log "installing shellcheck from Debian"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >/dev/null
+  apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >&2
 fi
 
 names=("$@")
