@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Build the deployment checkers from the Go module proxy into .tools/deploy/bin (once per version), install Debian's
-# shellcheck, and print the bin folder. Usage: tools.sh [name...] (default: every tool make test needs).
+# Build the deployment checkers from the Go module proxy into .tools/deploy/bin (once per version), install
+# Debian's shellcheck, and print the bin folder. Usage: tools.sh [name...] (default: every tool make test needs).
 # Each build uses a throwaway Go build cache, dropped afterwards: kube-apiserver's alone grows past 10 GB.
 # Settings: MCE_DEPLOY_TOOLS (<repo>/.tools/deploy) is where the binaries go.
 set -euo pipefail

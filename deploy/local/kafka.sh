@@ -109,7 +109,7 @@ EOF
 }
 
 start_cluster() {
-  local cluster="$1" dir="$home/$1" java port log
+  local cluster="$1" dir="$home/$1" java port
   port="$(port_of "$cluster")"
   if running "$dir/pid"; then return 0; fi
   java="$(java_bin)"

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the scripts that run the real backing servers on loopback: where data and downloads live, fetching from
 # Maven Central, starting and stopping a daemon by its PID file, waiting for a port. Source it; it defines, never runs.
 # Settings: MCE_LOCAL_DIR (<repo>/.mce/local) holds each server's data and the download cache (kept between runs).

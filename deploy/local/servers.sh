@@ -71,7 +71,7 @@ case "$action" in
       case "$name" in
         postgres) rm -rf "${MCE_PG_DIR:-/tmp/mce-pg}" ;;
         kafka) rm -rf "$local_dir/kafka/msk" "$local_dir/kafka/eventhubs" ;;
-        *) rm -rf "$local_dir/$name" ;;
+        *) rm -rf "${local_dir:?}/${name:?}" ;;
       esac
     done
     ;;

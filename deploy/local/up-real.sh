@@ -22,7 +22,7 @@ while IFS='=' read -r name value; do [ -n "$name" ] && printf -v "$name" '%s' "$
 $flink_jar"
 # shellcheck source=/dev/null
 source "$here/real.env"
-MCE_FLINK_PYTHON="$flink_python"
+export MCE_FLINK_PYTHON="$flink_python"
 set +a
 rm -rf "$MCE_DATA_DIR"
 "$repo/.venv/bin/mce" up
