@@ -91,6 +91,7 @@ def create_service_app(
     async def fresh_checks(app: FastAPI) -> AsyncIterator[None]:
         # Each start registers its own checks; a restarted app must not keep the last run's closed backends.
         app.state.readiness_checks = []
+        metrics.forget_background()
         metrics_server = None
         if settings.metrics_port:
             metrics_server, _ = start_http_server(settings.metrics_port, settings.host, registry=metrics.registry)
