@@ -71,7 +71,10 @@ def test_a_consumer_exports_its_lag_handled_and_dead_lettered_events(tmp_path: P
     labels = (("group", "g"), ("service", "svc"), ("topic", "things"))
     assert samples[("bus_events_handled_total", labels)] == 3
     assert samples[("bus_events_dead_lettered_total", labels)] == 1
-    assert samples[("bus_consumer_lag", (("group", "g"), ("partition", "0"), ("service", "svc"), ("topic", "things")))] == 7
+    assert (
+        samples[("bus_consumer_lag", (("group", "g"), ("partition", "0"), ("service", "svc"), ("topic", "things")))]
+        == 7
+    )
 
 
 def test_a_consumer_measures_its_lag_from_its_own_loop(tmp_path: Path) -> None:

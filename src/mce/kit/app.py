@@ -81,7 +81,7 @@ def create_service_app(
     middleware: Sequence[Middleware] = (),
     body_limits: BodyLimits = (),
 ) -> FastAPI:
-    """A FastAPI app with /healthz, /readyz, /metrics, request ids, traces, deadlines, load shedding, gzip and JSON errors.
+    """A FastAPI app: /healthz, /readyz, /metrics, request ids, traces, deadlines, load shedding, gzip, JSON errors.
 
     `middleware` runs inside the request context, so its responses are counted, logged and carry a request id.
     `body_limits` gives paths that take bodies bigger than MCE_MAX_BODY_BYTES (uploads) their own cap.
