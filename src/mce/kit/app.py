@@ -22,6 +22,7 @@ from mce.kit.metrics import HttpMetrics
 from mce.kit.middleware import BodyLimits, RequestContextMiddleware, json_500
 from mce.kit.settings import BaseServiceSettings
 from mce.kit.shedding import LoadShedder
+from mce.kit.tracing import Tracing
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ def create_service_app(
     middleware: Sequence[Middleware] = (),
     body_limits: BodyLimits = (),
 ) -> FastAPI:
-    """A FastAPI app with /healthz, /readyz, /metrics, request ids, deadlines, load shedding, gzip and JSON errors.
+    """A FastAPI app: /healthz, /readyz, /metrics, request ids, traces, deadlines, load shedding, gzip, JSON errors.
 
     `middleware` runs inside the request context, so its responses are counted, logged and carry a request id.
     `body_limits` gives paths that take bodies bigger than MCE_MAX_BODY_BYTES (uploads) their own cap.
@@ -90,6 +91,7 @@ def create_service_app(
     async def fresh_checks(app: FastAPI) -> AsyncIterator[None]:
         # Each start registers its own checks; a restarted app must not keep the last run's closed backends.
         app.state.readiness_checks = []
+        metrics.forget_background()
         metrics_server = None
         if settings.metrics_port:
             metrics_server, _ = start_http_server(settings.metrics_port, settings.host, registry=metrics.registry)
@@ -102,6 +104,7 @@ def create_service_app(
                     yield
         finally:
             lag_watch.cancel()
+            tracing.flush()
             if metrics_server is not None:
                 metrics_server.shutdown()
                 metrics_server.server_close()
@@ -113,6 +116,9 @@ def create_service_app(
     app.state.unhandled_responder = json_500
     metrics = HttpMetrics(service)
     app.state.metrics = metrics
+    # Spans go to the collector OTEL_EXPORTER_OTLP_ENDPOINT names; without it requests still carry trace ids.
+    tracing = Tracing.from_env(service)
+    app.state.tracing = tracing
     shedder = LoadShedder(max_in_flight=settings.max_in_flight, max_lag_s=settings.max_loop_lag_ms / 1000)
     app.state.shedder = shedder
     metrics.watch_shedding(shedder)
@@ -126,6 +132,7 @@ def create_service_app(
         max_body_bytes=settings.max_body_bytes,
         budget_s=settings.http_timeout,
         shedder=shedder,
+        tracing=tracing,
         on_unhandled=lambda: app.state.unhandled_responder,
         body_limits=body_limits,
     )

@@ -20,6 +20,7 @@ import orjson
 
 from mce.kit.context import TIMEOUT_HEADER, remaining, request_id_var
 from mce.kit.errors import Unavailable
+from mce.kit.tracing import end_client_span, start_client_span
 
 log = logging.getLogger(__name__)
 
@@ -225,6 +226,24 @@ class ServiceClient:
         request_id = request_id_var.get()
         if request_id:
             sent_headers["x-request-id"] = request_id
+        # One client span for the call and its retries: the callee's server spans are its children.
+        traceparent, span = start_client_span(self.name, method, path)
+        if traceparent is not None:
+            sent_headers["traceparent"] = traceparent
+        if span is None:
+            return await self._send(method, path, url, sent_headers, body, safe)
+        try:
+            response = await self._send(method, path, url, sent_headers, body, safe)
+        except BaseException as exc:
+            end_client_span(span, None, exc)
+            raise
+        end_client_span(span, response.status)
+        return response
+
+    async def _send(
+        self, method: str, path: str, url: str, sent_headers: dict[str, str], body: bytes | None, safe: bool
+    ) -> HttpResponse:
+        """Send, and send again while it is safe and the deadline allows."""
         attempt = 0
         while True:
             attempt += 1

@@ -1,4 +1,4 @@
-"""JSON-lines logging with the service name and request id on every line."""
+"""JSON-lines logging with the service name, request id and trace and span ids on every line."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import time
 import orjson
 
 from mce.kit.context import request_id_var
+from mce.kit.tracing import trace_var
 
 _RESERVED = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 
@@ -21,6 +22,7 @@ class JsonFormatter(logging.Formatter):
         self.service = service
 
     def format(self, record: logging.LogRecord) -> str:
+        trace = trace_var.get()
         entry = {
             "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
@@ -28,6 +30,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
             "request_id": request_id_var.get(),
+            # Outside a request (a consumer's loop, start-up) there is no trace: both are null, never missing.
+            "trace_id": trace.trace_id if trace is not None else None,
+            "span_id": trace.span_id if trace is not None else None,
         }
         # Structured extras passed as logger.info("...", extra={...}) become fields.
         for key, value in record.__dict__.items():

@@ -1,4 +1,5 @@
-"""Pure-ASGI middleware around every service: request id, deadline, load shedding, body cap, HEAD, metrics, access log.
+"""Pure-ASGI middleware around every service: request id, trace context, deadline, load shedding, body cap, HEAD,
+metrics, access log.
 
 It is the outermost layer of our own, so it also answers for any exception nothing else handled: with a 500 that
 carries the request id, logged with it.
@@ -21,6 +22,7 @@ from mce.kit.context import TIMEOUT_HEADER, deadline_var, parse_timeout, request
 from mce.kit.errors import error_body
 from mce.kit.metrics import HttpMetrics
 from mce.kit.shedding import LoadShedder
+from mce.kit.tracing import TraceContext, Tracing, end_server_span, new_span_id, parse_traceparent, trace_var
 
 access_log = logging.getLogger("mce.access")
 log = logging.getLogger(__name__)
@@ -33,12 +35,22 @@ UnhandledResponder = Callable[[Scope, Exception], Response]
 BodyLimits = Sequence[tuple[str, re.Pattern[str], int]]
 
 
-def _header(scope: Scope, name: bytes) -> bytes | None:
-    """The first value of a request header, or None."""
+_TIMEOUT_HEADER = TIMEOUT_HEADER.encode()
+
+
+def _wanted_headers(scope: Scope) -> tuple[bytes | None, bytes | None, bytes | None, bytes | None]:
+    """(x-request-id, timeout, content-length, traceparent): the first of each, read in one pass over the headers."""
+    request_id = timeout = length = traceparent = None
     for key, value in scope["headers"]:
-        if key == name:
-            return value
-    return None
+        if key == b"x-request-id":
+            request_id = request_id or value
+        elif key == _TIMEOUT_HEADER:
+            timeout = timeout or value
+        elif key == b"content-length":
+            length = length if length is not None else value
+        elif key == b"traceparent":
+            traceparent = traceparent or value
+    return request_id, timeout, length, traceparent
 
 
 def _valid_request_id(raw: bytes | None) -> str | None:
@@ -62,7 +74,8 @@ def json_500(_scope: Scope, _exc: Exception) -> Response:
 
 
 class RequestContextMiddleware:
-    """Give every request an id and a deadline, shed what is over capacity, cap its body, count it and log it."""
+    """Give every request an id, a trace context and a deadline, shed what is over capacity, cap its body, count it
+    and log it."""
 
     def __init__(
         self,
@@ -72,6 +85,7 @@ class RequestContextMiddleware:
         max_body_bytes: int,
         budget_s: float,
         shedder: LoadShedder,
+        tracing: Tracing | None = None,
         on_unhandled: Callable[[], UnhandledResponder] = lambda: json_500,
         body_limits: BodyLimits = (),
     ) -> None:
@@ -81,19 +95,30 @@ class RequestContextMiddleware:
         self.body_limits = tuple(body_limits)
         self.budget_s = budget_s
         self.shedder = shedder
+        self.tracing = tracing or Tracing("")
         self.on_unhandled = on_unhandled
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = _valid_request_id(_header(scope, b"x-request-id")) or _new_request_id()
+        raw_id, raw_timeout, declared, raw_traceparent = _wanted_headers(scope)
         started = time.perf_counter()
-        given = parse_timeout(_header(scope, TIMEOUT_HEADER.encode()))
+        parent = parse_traceparent(raw_traceparent) if raw_traceparent is not None else None
+        method = scope["method"]
+        if self.tracing.tracer is not None:
+            trace = self.tracing.start_server_span(method, scope["path"], parent)
+        elif parent is not None:
+            trace = TraceContext(parent[0], new_span_id(), parent[2])
+        else:
+            trace = TraceContext(_new_request_id(), new_span_id())
+        # Without an id of the caller's, the trace id serves as the request id: one id to search the logs by.
+        request_id = _valid_request_id(raw_id) or trace.trace_id
+        given = parse_timeout(raw_timeout)
         budget = self.budget_s if given is None else min(self.budget_s, given)
         id_token = request_id_var.set(request_id)
+        trace_token = trace_var.set(trace)
         deadline_token = deadline_var.set(time.monotonic() + budget)
-        method = scope["method"]
         head = method == "HEAD"
         if head:
             # HEAD is GET without the body: route it as GET, drop the body on the way out.
@@ -128,7 +153,6 @@ class RequestContextMiddleware:
                 )
                 return
             limit = self._limit(method, scope["path"])
-            declared = _header(scope, b"content-length")
             if declared is not None and (not declared.isdigit() or int(declared) > limit):
                 status = 413 if declared.isdigit() else 400
                 code, message = (
@@ -156,6 +180,8 @@ class RequestContextMiddleware:
             route = scope.get("route")
             template = getattr(route, "path", None) or "<unmatched>"
             self.metrics.observe(template, method, status, elapsed)
+            if trace.span is not None:
+                end_server_span(trace, template, method, status)
             # Probes come every few seconds from the supervisor or Kubernetes: only worth a line when debugging.
             access_log.log(
                 logging.INFO if counted else logging.DEBUG,
@@ -166,6 +192,7 @@ class RequestContextMiddleware:
                 extra={"route": template, "status": status, "duration_ms": round(elapsed * 1000, 3)},
             )
             deadline_var.reset(deadline_token)
+            trace_var.reset(trace_token)
             request_id_var.reset(id_token)
 
     def _limit(self, method: str, path: str) -> int:

@@ -41,6 +41,29 @@ log = logging.getLogger(__name__)
 
 HOUSEKEEPING_EVERY_S = 600.0
 LEASE_ID = 1
+# How often a relay counts its backlog for /metrics: from its own thread, never on a request or a scrape.
+BACKLOG_EVERY_S = 5.0
+
+
+class BacklogCount:
+    """A relay's backlog as last counted; `tick` counts again when due, and keeps the last figure when it cannot."""
+
+    def __init__(self, count: Callable[[], int], *, every_s: float = BACKLOG_EVERY_S) -> None:
+        self.count = count
+        self.every_s = every_s
+        self.value: int | None = None
+        self._due = 0.0
+
+    def tick(self) -> None:
+        """Count the backlog if the last count is older than every_s."""
+        now = time.monotonic()
+        if now < self._due:
+            return
+        self._due = now + self.every_s
+        try:
+            self.value = self.count()
+        except Exception as exc:
+            log.warning("could not count the outbox backlog: %s", exc)
 
 
 def outbox_table(metadata: MetaData) -> Table:
@@ -98,6 +121,7 @@ class OutboxRelay(BackgroundLoop):
         self.published = 0
         self.last_error: str | None = None
         self._wake = threading.Event()
+        self._backlog = BacklogCount(self.backlog)
         super().__init__("outbox-relay")
 
     def relay_once(self) -> int:
@@ -168,6 +192,11 @@ class OutboxRelay(BackgroundLoop):
                 select(func.count()).select_from(self.table).where(self.table.c.published_at.is_(None))
             ).scalar_one()
 
+    @property
+    def pending(self) -> int | None:
+        """The backlog as last counted by the relay's thread (None before its first count)."""
+        return self._backlog.value
+
     def wake(self) -> None:
         """Tell the relay that new events were just committed."""
         # Setting an Event takes its lock and notifies; while the relay has not yet woken, once is enough.
@@ -197,6 +226,7 @@ class OutboxRelay(BackgroundLoop):
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.exception("outbox relay failed; will retry")
                 self._stop.wait(1.0)
+            self._backlog.tick()
             if self._wake.wait(self.idle_poll_s) and self.coalesce_s:
                 # Commits that land within the window share one read, publish and mark instead of one each.
                 self._stop.wait(self.coalesce_s)

@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 
-from mce.kit.bus.port import Delivery, EventBus, last_per_partition
+from mce.kit.bus.port import Delivery, EventBus, Subscription, last_per_partition
 from mce.kit.errors import Unavailable
 from mce.kit.events import Event
 from mce.kit.loop import BackgroundLoop
@@ -22,6 +22,8 @@ def dead_letter_topic(topic: str) -> str:
 
 
 MAX_OUTAGE_BACKOFF_S = 5.0
+# How often a consumer measures its lag for /metrics (Prometheus scrapes every 10 s in production).
+LAG_EVERY_S = 5.0
 
 
 class Consumer(BackgroundLoop):
@@ -53,12 +55,15 @@ class Consumer(BackgroundLoop):
         self.linger_s = linger_s
         self.handled = 0
         self.dead_lettered = 0
+        # Partition -> events not yet committed, as last measured; read by the metrics collector.
+        self.lag: dict[int, int] = {}
         self.last_error: str | None = None
         super().__init__(f"consumer-{group}-{topic}")
 
     def run(self) -> None:
         """Poll, handle, commit, until stopped; a broken bus is retried, never fatal."""
         subscription = None
+        next_lag = 0.0
         while not self._stop.is_set():
             try:
                 if subscription is None:
@@ -74,6 +79,9 @@ class Consumer(BackgroundLoop):
                     self._handle_batch(deliveries)
                     for delivery in last_per_partition(deliveries):
                         subscription.commit(delivery)
+                if time.monotonic() >= next_lag:
+                    next_lag = time.monotonic() + LAG_EVERY_S
+                    self._measure_lag(subscription)
             except Exception as exc:
                 # The uncommitted batch comes again once the bus answers.
                 self.last_error = f"{type(exc).__name__}: {exc}"
@@ -84,6 +92,13 @@ class Consumer(BackgroundLoop):
                 self._stop.wait(1.0)
         if subscription is not None:
             subscription.close()
+
+    def _measure_lag(self, subscription: Subscription) -> None:
+        """Refresh the lag; a bus that cannot say now keeps the last figure, and consuming goes on regardless."""
+        try:
+            self.lag = subscription.lag()
+        except Exception as exc:
+            log.warning("could not read the lag of %s on %s: %s", self.group, self.topic, exc)
 
     def _handle_batch(self, deliveries: Sequence[Delivery]) -> None:
         """Handle the batch whole, or else one event at a time so only the poison one is dead-lettered."""

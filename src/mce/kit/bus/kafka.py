@@ -321,6 +321,24 @@ class KafkaSubscription(Subscription):
             messages = self._messages(max_events, timeout)
         return [(m.partition(), m.offset(), m.value() or b"") for m in messages]
 
+    def lag(self) -> dict[int, int]:
+        # High watermark minus the group's committed offset, for the partitions this member holds now; a partition
+        # the group never committed counts from the oldest kept (where auto.offset.reset=earliest starts it).
+        timeout = self.bus.tuning.ping_timeout_s
+        behind: dict[int, int] = {}
+        with self._lock:
+            try:
+                assigned = self._consumer.assignment()
+                if not assigned:
+                    return behind
+                for tp in self._consumer.committed(assigned, timeout=timeout):
+                    low, high = self._consumer.get_watermark_offsets(tp, timeout=timeout, cached=False)
+                    start = tp.offset if tp.offset >= 0 else low
+                    behind[tp.partition] = max(0, high - start)
+            except KafkaException as exc:
+                raise self.bus._unavailable(f"reading the lag of {self.topic}: {exc.args[0].str()}") from None
+        return behind
+
     def commit(self, delivery: Delivery) -> None:
         next_offset = delivery.offset + 1
         if next_offset <= self._committed.get(delivery.partition, -1):

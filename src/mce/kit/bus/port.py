@@ -44,6 +44,13 @@ class Subscription(ABC):
         """
         return [(d.partition, d.offset, d.raw) for d in self.poll(max_events, timeout)]
 
+    def lag(self) -> dict[int, int]:
+        """Events of each partition this member reads that its group has not committed yet (log end minus committed).
+
+        For metrics, asked now and then from the consumer's own thread; an adapter that cannot tell returns {}.
+        """
+        return {}
+
     @abstractmethod
     def commit(self, delivery: Delivery) -> None:
         """Record that the group has handled this delivery and every earlier one in its partition."""

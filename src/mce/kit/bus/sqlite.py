@@ -211,6 +211,19 @@ class SqliteSubscription(Subscription):
                 return []
             time.sleep(min(POLL_INTERVAL_S, remaining))
 
+    def lag(self) -> dict[int, int]:
+        # Offsets are the log's global sequence, shared by every topic: the events after the group's offset are
+        # counted (an index range), since the difference of two offsets would count other topics' events too.
+        row = self._conn.execute(
+            "SELECT committed FROM committed_offsets WHERE grp = ? AND topic = ? AND partition = ?",
+            (self.group, self.topic, PARTITION),
+        ).fetchone()
+        committed = row[0] if row else 0
+        behind = self._conn.execute(
+            "SELECT count(*) FROM events WHERE topic = ? AND seq > ?", (self.topic, committed)
+        ).fetchone()[0]
+        return {PARTITION: behind}
+
     def commit(self, delivery: Delivery) -> None:
         self._conn.execute(
             "INSERT INTO committed_offsets (grp, topic, partition, committed, committed_at) VALUES (?, ?, ?, ?, ?) "

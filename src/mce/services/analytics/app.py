@@ -84,6 +84,7 @@ def create_app(settings: AnalyticsSettings | None = None, *, bus: EventBus | Non
             topic = settings.analytics_results_topic
             consumer = Consumer(event_bus, topic, usecases.GROUP, batch_handler(store, metrics))
             app.state.consumer = consumer
+            app.state.metrics.watch_consumer(consumer)
 
             def refresh_gauges() -> None:
                 metrics.show_latest(next(iter(store.recent(1)), None))

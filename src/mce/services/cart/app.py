@@ -49,6 +49,10 @@ CartAnswer = {200: {"model": CartPayload}}
 class Relay(Protocol):
     """What the lifespan does with either store's outbox relay."""
 
+    published: int
+
+    @property
+    def pending(self) -> int | None: ...
     def wake(self) -> None: ...
     def start(self) -> None: ...
     def stop(self, timeout: float = 5.0) -> None: ...
@@ -101,6 +105,7 @@ def create_app(settings: CartSettings | None = None, *, product_transport: Trans
             app.state.store = store
             app.state.catalog = HttpCatalog(products)
             app.state.relay = relay
+            app.state.metrics.watch_outbox(relay)
             add_readiness_check(app, "database", lambda: run_in_threadpool(store.ping))
             # Reads and removals work without the catalog and the outbox keeps events while the bus is down.
             add_readiness_check(app, "product", products.ping, required=False)

@@ -145,6 +145,7 @@ def _lifespan(
             handler = functools.partial(handle_notifications, work, app.state.runner_metrics)
             topic = settings.blob_notifications_topic
             consumer = Consumer(event_bus, topic, CONSUMER_GROUP, handler, max_batch=settings.image_batch_size)
+            app.state.metrics.watch_consumer(consumer)
             consumer.start()
             stack.push_async_callback(asyncio.to_thread, consumer.stop)
             app.state.consumer = consumer

@@ -35,6 +35,7 @@ from mce.services.order import usecases
 from mce.services.order.checkout import Checkout
 from mce.services.order.domain import Order
 from mce.services.order.lifecycle import allowed_next, staff_may
+from mce.services.order.metrics import OrderMetrics
 from mce.services.order.payment import CardError, read_card
 from mce.services.order.remote import HttpCart, HttpStock
 from mce.services.order.restock import RESTOCK_GROUP, Restocker
@@ -134,7 +135,7 @@ def create_app(
             queries = SqlOrderQueries(engine)
 
             def open_uow() -> OrderUnitOfWork:
-                return OrderUnitOfWork(engine, on_commit=relay.wake)
+                return OrderUnitOfWork(engine, on_commit=relay.wake, on_moves=order_metrics.moved)
 
             app.state.queries = queries
             app.state.open_uow = open_uow
@@ -144,6 +145,8 @@ def create_app(
             # Reservations of orders that ended before shipping go back, followed from the order's own events.
             restocker = Restocker(stock.release, asyncio.get_running_loop(), timeout_s=settings.http_timeout * 2)
             restock = Consumer(bus, ORDERS_TOPIC, RESTOCK_GROUP, restocker)
+            app.state.metrics.watch_outbox(relay)
+            app.state.metrics.watch_consumer(restock)
             app.state.restocker = restocker
             add_readiness_check(app, "database", lambda: run_in_threadpool(queries.ping))
             add_readiness_check(app, "cart", carts.ping, required=False)
@@ -161,6 +164,8 @@ def create_app(
             yield
 
     app = create_service_app("order", settings, lifespan=lifespan, description="Orders and checkout.")
+    order_metrics = OrderMetrics("order", app.state.metrics.registry)
+    app.state.order_metrics = order_metrics
     app.state.admin_token = admin_token
     app.state.admin_limiter = MemoryAttemptLimiter(
         max_failures=settings.auth_failure_limit, window_s=settings.auth_failure_window_s
@@ -197,6 +202,7 @@ def create_app(
         answer = await request.app.state.checkout(
             owner=body.owner, key=key, request=body, card=card, fingerprint=fingerprint
         )
+        order_metrics.checkout(answer.outcome)
         headers = {"location": answer.location} if answer.location else {}
         if answer.replayed:
             headers["idempotent-replayed"] = "true"

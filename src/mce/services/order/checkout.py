@@ -68,10 +68,12 @@ class Answer:
     body: bytes
     location: str | None = None
     replayed: bool = False
+    # How the checkout ended, for metrics: paid, or the error's code (out_of_stock, payment_declined, ...).
+    outcome: str = "paid"
 
 
 def _failure(exc: DomainError) -> Answer:
-    return Answer(exc.status, orjson.dumps(error_body(exc.code, exc.message, exc.details)))
+    return Answer(exc.status, orjson.dumps(error_body(exc.code, exc.message, exc.details)), outcome=exc.code)
 
 
 def _reason(exc: DomainError) -> str:
@@ -98,7 +100,7 @@ class Checkout:
         """Check out the owner's cart once per key; every answer, failure or success, is kept for the key."""
         stored: StoredResponse | None = await self._db(self._claim, owner, key, fingerprint)
         if stored is not None:
-            return Answer(stored.status, stored.body, stored.location, replayed=True)
+            return Answer(stored.status, stored.body, stored.location, replayed=True, outcome="replayed")
         try:
             lines = await self.cart.lines(owner)
         except DomainError as exc:

@@ -29,6 +29,7 @@ def create_order(
         owner=owner, items=items, total=total, shipping_address=shipping_address, now=datetime.now(UTC)
     )
     uow.emit(ORDERS_TOPIC, status_event(order))
+    uow.moved(None, order.status)
     return order
 
 
@@ -37,6 +38,7 @@ def _move(uow: OrderUnitOfWork, order: Order, to: Status, reason: str | None) ->
     change = lifecycle.transition(order.status, to, at=datetime.now(UTC), reason=reason)
     moved = uow.orders.move(order.id, change)
     uow.emit(ORDERS_TOPIC, status_event(moved, change))
+    uow.moved(change.from_status, change.to_status)
     return moved
 
 

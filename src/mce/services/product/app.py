@@ -183,6 +183,7 @@ def create_app(settings: ProductSettings | None = None) -> FastAPI:
         app.state.open_uow = lambda: ProductUnitOfWork(engine, on_commit=relay.wake)
         app.state.read = read_runner(engine)
         app.state.relay = relay
+        app.state.metrics.watch_outbox(relay)
         add_readiness_check(app, "database", lambda: run_in_threadpool(queries.ping))
         # The outbox keeps writes safe while the bus is down, so the bus only degrades readiness.
         add_readiness_check(app, "bus", lambda: run_in_threadpool(bus.ping), required=False)

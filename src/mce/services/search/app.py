@@ -137,6 +137,7 @@ def _lifespan(
             group = search_index.consumer_group()
             handler = functools.partial(apply_product_events, search_index)
             consumer = Consumer(event_bus, PRODUCTS_TOPIC, group, handler, linger_s=CONSUMER_LINGER_S)
+            app.state.metrics.watch_consumer(consumer)
             consumer.start()
             stack.push_async_callback(asyncio.to_thread, consumer.stop)
             rebuild = CatalogueRebuild(search_index, products)

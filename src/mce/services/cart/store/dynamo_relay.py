@@ -19,6 +19,7 @@ from mce.kit.aws import error_code, translated_errors
 from mce.kit.bus.port import EventBus
 from mce.kit.events import Event
 from mce.kit.loop import BackgroundLoop
+from mce.kit.outbox import BacklogCount
 from mce.services.cart.store.dynamo import WHAT
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,8 @@ class DynamoOutboxRelay(BackgroundLoop):
         self.published = 0
         self.last_error: str | None = None
         self._wake = threading.Event()
+        # A Scan with Select=COUNT reads the whole table; the outbox keeps only what waits, so it stays small.
+        self._backlog = BacklogCount(self.backlog)
         super().__init__("dynamo-outbox-relay")
         self._more = False
 
@@ -108,6 +111,11 @@ class DynamoOutboxRelay(BackgroundLoop):
             pages = self.client.get_paginator("scan").paginate(TableName=self.table, Select="COUNT")
             return sum(page["Count"] for page in pages)
 
+    @property
+    def pending(self) -> int | None:
+        """The backlog as last counted by the relay's thread (None before its first count)."""
+        return self._backlog.value
+
     def wake(self) -> None:
         """Tell the relay that new events were just committed."""
         if not self._wake.is_set():
@@ -129,6 +137,7 @@ class DynamoOutboxRelay(BackgroundLoop):
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.exception("DynamoDB outbox relay failed; will retry")
                 self._stop.wait(1.0)
+            self._backlog.tick()
             if self._wake.wait(self.idle_poll_s) and self.coalesce_s:
                 # Commits that land within the window share one scan and publish instead of one each.
                 self._stop.wait(self.coalesce_s)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
+from types import TracebackType
 
 import orjson
 from sqlalchemy import Engine, Row, func, insert, select, text, update
@@ -148,16 +149,42 @@ class SqlOrderRepository(OrderRepository):
         return ids
 
 
+# A status change: the status left (None for a new order) and the status reached.
+Move = tuple[str | None, str]
+
+
 class OrderUnitOfWork(SqlUnitOfWork):
     """The order database's unit of work: orders, outbox and idempotency keys in one transaction."""
 
     orders: SqlOrderRepository
 
-    def __init__(self, engine: Engine, *, on_commit: Callable[[], None] = lambda: None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        on_commit: Callable[[], None] = lambda: None,
+        on_moves: Callable[[Sequence[Move]], None] = lambda moves: None,
+    ) -> None:
         super().__init__(engine, what=WHAT, outbox=outbox, idempotency_table=idempotency_keys, on_commit=on_commit)
+        self.on_moves = on_moves
+        self._moves: list[Move] = []
 
     def _open(self, conn: Connection) -> None:
         self.orders = SqlOrderRepository(conn)
+        self._moves = []
+
+    def moved(self, from_status: str | None, to_status: str) -> None:
+        """Note a status change made in this unit of work; on_moves hears of it once the work commits."""
+        self._moves.append((from_status, to_status))
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        super().__exit__(exc_type, exc, tb)
+        # Reached only when the work committed (a failed commit raises above): rolled-back moves are not counted.
+        if exc is None and self._moves:
+            moves, self._moves = self._moves, []
+            self.on_moves(moves)
 
 
 class SqlOrderQueries(OrderQueries):
