@@ -21,16 +21,10 @@ up-real: install-dev ## the same platform on real local servers (PostgreSQL, Kaf
 	deploy/local/up-real.sh
 
 # The real servers start from empty (the end-to-end tests on them use fixed names) and print their endpoints as
-# NAME=value; the tests read them as MCE_TEST_NAME.
-# The deployment checkers (kustomize, kubeconform, promtool, conftest, tflint, OpenTofu, trivy, actionlint) are built
-# from the Go module proxy once per version into .tools/deploy; checkov gets an environment of its own.
-test: install-dev ## install and start the test servers (the real backends, Chromium, PyFlink's environment) and the deployment checkers, then run every test
-	@deploy/local/servers.sh reset && servers=$$(deploy/local/servers.sh start) && chromium=$$(deploy/local/chromium.sh) && \
-	flink_python=$$(deploy/local/flink-env.sh) && flink_jar=$$(deploy/local/flink-kafka.sh) && \
-	deploy_tools=$$(deploy/check/tools.sh) && checkov=$$(deploy/check/checkov.sh) && \
-	eval "$$(sed -E "s/^([A-Z_]+)=(.*)$$/export MCE_TEST_\1='\2'/" <<<"$$servers")" && \
-	MCE_FLINK_KAFKA_JAR="$${flink_jar#*=}" MCE_CHROMIUM="$$chromium" MCE_FLINK_PYTHON="$$flink_python" \
-	MCE_DEPLOY_TOOLS_BIN="$$deploy_tools" MCE_CHECKOV="$$checkov" MCE_REQUIRE_TEST_SERVERS=1 $(VENV)/bin/pytest
+# NAME=value; the tests read them as MCE_TEST_NAME. The deployment checkers (kustomize, kubeconform, promtool, conftest,
+# tflint, OpenTofu, trivy, actionlint) build from the Go module proxy meanwhile, once per version, into .tools/deploy.
+test: install-dev ## install and start the test servers and the deployment checkers, then run every test
+	deploy/local/test.sh
 
 install: $(RUNTIME) ## create the virtual environment from the lock file, with what the platform runs on
 

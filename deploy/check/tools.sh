@@ -2,6 +2,7 @@
 # Build the deployment checkers from the Go module proxy into .tools/deploy/bin (once per version), install
 # Debian's shellcheck, and print the bin folder. Usage: tools.sh [name...] (default: every tool make test needs).
 # Each build uses a throwaway Go build cache, dropped afterwards: kube-apiserver's alone grows past 10 GB.
+# `tools.sh shellcheck` only installs shellcheck (apt), so the Go builds can run beside other apt users.
 # Settings: MCE_DEPLOY_TOOLS (<repo>/.tools/deploy) is where the binaries go.
 set -euo pipefail
 
@@ -119,14 +120,17 @@ ensure() {
 }
 
 # actionlint runs shellcheck on every workflow's run: scripts when it finds it on PATH.
-if ! command -v shellcheck >/dev/null; then
+ensure_shellcheck() {
+  command -v shellcheck >/dev/null && return 0
   [ "$(id -u)" = 0 ] || { log "shellcheck is needed; run: sudo apt-get install -y shellcheck"; exit 1; }
   log "installing shellcheck from Debian"
   apt-get update -qq >&2
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >&2
-fi
+}
 
 names=("$@")
-[ "${#names[@]}" -gt 0 ] || names=(kustomize kubeconform actionlint promtool conftest tflint tofu trivy)
-for name in "${names[@]}"; do ensure "$name"; done
+[ "${#names[@]}" -gt 0 ] || names=(shellcheck kustomize kubeconform actionlint promtool conftest tflint tofu trivy)
+for name in "${names[@]}"; do
+  if [ "$name" = shellcheck ]; then ensure_shellcheck; else ensure "$name"; fi
+done
 echo "$bin"
