@@ -10,14 +10,27 @@ data "aws_caller_identity" "current" {}
 
 data "aws_partition" "current" {}
 
+# Exactly the two AZs asked for, never whichever AWS lists first (that list grows when AWS adds a zone).
 data "aws_availability_zones" "available" {
   state = "available"
+
+  filter {
+    name   = "zone-name"
+    values = var.availability_zones
+  }
+
+  lifecycle {
+    postcondition {
+      condition     = length(self.names) == 2
+      error_message = "availability_zones must name two available AZs of aws_region."
+    }
+  }
 }
 
 locals {
   account_id = data.aws_caller_identity.current.account_id
   partition  = data.aws_partition.current.partition
-  azs        = slice(data.aws_availability_zones.available.names, 0, 2)
+  azs        = sort(data.aws_availability_zones.available.names)
 
   tags = merge(var.tags, {
     Project     = var.name

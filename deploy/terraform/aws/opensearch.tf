@@ -65,6 +65,7 @@ resource "aws_cloudwatch_log_resource_policy" "opensearch" {
 # With fine-grained access control the domain policy lets requests through to it, and it checks the user; the domain
 # is reachable only inside the VPC, through its security group.
 data "aws_iam_policy_document" "opensearch_access" {
+  # checkov:skip=CKV_AWS_283: fine-grained access control with the internal user database authenticates every request (basic auth); AWS requires an open domain policy for it, and the domain is reachable only in the VPC through its security group
   statement {
     actions   = ["es:ESHttp*"]
     resources = ["arn:${local.partition}:es:${var.aws_region}:${local.account_id}:domain/${var.name}-search/*"]
@@ -129,21 +130,25 @@ resource "aws_opensearch_domain" "search" {
 
   log_publishing_options {
     log_type                 = "INDEX_SLOW_LOGS"
+    enabled                  = true
     cloudwatch_log_group_arn = aws_cloudwatch_log_group.opensearch["index-slow"].arn
   }
 
   log_publishing_options {
     log_type                 = "SEARCH_SLOW_LOGS"
+    enabled                  = true
     cloudwatch_log_group_arn = aws_cloudwatch_log_group.opensearch["search-slow"].arn
   }
 
   log_publishing_options {
     log_type                 = "ES_APPLICATION_LOGS"
+    enabled                  = true
     cloudwatch_log_group_arn = aws_cloudwatch_log_group.opensearch["application"].arn
   }
 
   log_publishing_options {
     log_type                 = "AUDIT_LOGS"
+    enabled                  = true
     cloudwatch_log_group_arn = aws_cloudwatch_log_group.opensearch["audit"].arn
   }
 

@@ -9,6 +9,17 @@ variable "aws_region" {
   }
 }
 
+variable "availability_zones" {
+  description = "The two availability zones of aws_region the subnets go in (one public and one private subnet each)."
+  type        = list(string)
+  default     = ["eu-west-1a", "eu-west-1b"]
+
+  validation {
+    condition     = length(var.availability_zones) == 2 && length(distinct(var.availability_zones)) == 2
+    error_message = "availability_zones must be two different AZs."
+  }
+}
+
 variable "name" {
   description = "Prefix of every resource name."
   type        = string
