@@ -132,8 +132,8 @@ resource "aws_launch_template" "eks_nodes" {
     device_name = "/dev/xvda"
 
     ebs {
-      volume_size           = var.eks_node_disk_gb
-      volume_type           = "gp3"
+      volume_size = var.eks_node_disk_gb
+      volume_type = "gp3"
       # The account's EBS key: a customer key here would need a grant to the Auto Scaling service-linked role,
       # which a fresh account does not have yet.
       encrypted             = true

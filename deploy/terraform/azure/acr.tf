@@ -4,10 +4,10 @@ resource "azurerm_container_registry" "main" {
   location            = azurerm_resource_group.main.location
   resource_group_name = azurerm_resource_group.main.name
   # Premium for zone redundancy, dedicated data endpoints and the untagged-manifest retention policy.
-  sku                    = "Premium"
-  admin_enabled          = false
+  sku                     = "Premium"
+  admin_enabled           = false
   zone_redundancy_enabled = true
-  data_endpoint_enabled  = true
+  data_endpoint_enabled   = true
   # The CI pushes from GitHub-hosted runners, which have no fixed address; pushes need an Entra ID identity.
   public_network_access_enabled = true
   retention_policy_in_days      = 30

@@ -1,5 +1,6 @@
 # AKS for the Flink job (the Flink Kubernetes Operator runs the `stream` FlinkDeployment in namespace mce).
 resource "azurerm_kubernetes_cluster" "flink" {
+  # checkov:skip=CKV_AZURE_6: authorized_ip_ranges comes from var.aks_api_authorized_cidrs, which has no default and whose validation refuses an empty list and 0.0.0.0/0 (checkov cannot read a variable without a default)
   name                = "${var.name}-flink"
   location            = azurerm_resource_group.main.location
   resource_group_name = azurerm_resource_group.main.name
@@ -46,6 +47,7 @@ resource "azurerm_kubernetes_cluster" "flink" {
     max_count                    = 3
     max_pods                     = 50
     os_disk_type                 = "Managed"
+    host_encryption_enabled      = true
     zones                        = ["1", "2", "3"]
 
     upgrade_settings {
@@ -70,17 +72,18 @@ resource "azurerm_kubernetes_cluster" "flink" {
 }
 
 resource "azurerm_kubernetes_cluster_node_pool" "flink" {
-  name                  = "flink"
-  kubernetes_cluster_id = azurerm_kubernetes_cluster.flink.id
-  vm_size               = var.aks_flink_vm_size
-  vnet_subnet_id        = azurerm_subnet.aks.id
-  mode                  = "User"
-  auto_scaling_enabled  = true
-  min_count             = var.aks_flink_min_nodes
-  max_count             = var.aks_flink_max_nodes
-  max_pods              = 50
-  os_disk_type          = "Managed"
-  zones                 = ["1", "2", "3"]
+  name                    = "flink"
+  kubernetes_cluster_id   = azurerm_kubernetes_cluster.flink.id
+  vm_size                 = var.aks_flink_vm_size
+  vnet_subnet_id          = azurerm_subnet.aks.id
+  mode                    = "User"
+  auto_scaling_enabled    = true
+  min_count               = var.aks_flink_min_nodes
+  max_count               = var.aks_flink_max_nodes
+  max_pods                = 50
+  os_disk_type            = "Managed"
+  host_encryption_enabled = true
+  zones                   = ["1", "2", "3"]
 
   node_labels = { "mce/pool" = "flink" }
 

@@ -7,7 +7,7 @@ resource "azurerm_storage_account" "functions" {
   location                 = azurerm_resource_group.main.location
   resource_group_name      = azurerm_resource_group.main.name
   account_tier             = "Standard"
-  account_replication_type = "ZRS"
+  account_replication_type = "GZRS"
   account_kind             = "StorageV2"
 
   min_tls_version                 = "TLS1_2"
@@ -24,6 +24,16 @@ resource "azurerm_storage_account" "functions" {
 
     container_delete_retention_policy {
       days = 7
+    }
+  }
+
+  queue_properties {
+    logging {
+      read                  = true
+      write                 = true
+      delete                = true
+      version               = "1.0"
+      retention_policy_days = 30
     }
   }
 
