@@ -128,3 +128,8 @@ output "mce_session_secret" {
   value       = random_password.session_secret.result
   sensitive   = true
 }
+
+output "nat_public_ip" {
+  description = "The VPC's egress address: give it as a /32 in the Azure root's aks_api_authorized_cidrs so ArgoCD on EKS reaches AKS"
+  value       = aws_eip.nat.public_ip
+}
