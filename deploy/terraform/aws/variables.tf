@@ -276,7 +276,7 @@ variable "opensearch_engine_version" {
 variable "opensearch_instance_type" {
   description = "Data node instance type of the OpenSearch domain."
   type        = string
-  default     = "t3.medium.search"
+  default     = "m6g.large.search"
 }
 
 variable "opensearch_instance_count" {

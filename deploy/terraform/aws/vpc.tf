@@ -27,8 +27,9 @@ resource "aws_subnet" "public" {
   map_public_ip_on_launch = false
 
   tags = {
-    Name                     = "${var.name}-public-${local.azs[count.index]}"
-    "kubernetes.io/role/elb" = "1"
+    Name                                = "${var.name}-public-${local.azs[count.index]}"
+    "kubernetes.io/role/elb"            = "1"
+    "kubernetes.io/cluster/${var.name}" = "shared"
   }
 }
 
@@ -41,8 +42,9 @@ resource "aws_subnet" "private" {
   cidr_block        = cidrsubnet(var.vpc_cidr, 4, count.index + 8)
 
   tags = {
-    Name                              = "${var.name}-private-${local.azs[count.index]}"
-    "kubernetes.io/role/internal-elb" = "1"
+    Name                                = "${var.name}-private-${local.azs[count.index]}"
+    "kubernetes.io/role/internal-elb"   = "1"
+    "kubernetes.io/cluster/${var.name}" = "shared"
   }
 }
 
