@@ -54,22 +54,27 @@ CONFIGMAP_OUTPUTS = {
     },
     "azure": {"eventhubs_bootstrap"},
 }
-# The Secret mce-secrets' keys, lower-cased, as sensitive outputs.
-SECRET_OUTPUTS = {
+# The Secret mce-secrets' keys as sensitive outputs: lower-cased, without the MCE_ prefix (the names
+# deploy/k8s/aws/configure.sh reads).
+SECRET_KEYS = {
     "aws": {
-        "rds_password",
-        "mce_kafka_sasl_username",
-        "mce_kafka_sasl_password",
-        "mce_opensearch_username",
-        "mce_opensearch_password",
-        "mce_admin_token",
-        "mce_session_secret",
-        "mce_image_processor_token",
+        "RDS_PASSWORD",
+        "MCE_KAFKA_SASL_USERNAME",
+        "MCE_KAFKA_SASL_PASSWORD",
+        "MCE_OPENSEARCH_USERNAME",
+        "MCE_OPENSEARCH_PASSWORD",
+        "MCE_ADMIN_TOKEN",
+        "MCE_SESSION_SECRET",
+        "MCE_IMAGE_PROCESSOR_TOKEN",
     },
-    "azure": {"eventhubs_connection_string"},
+    "azure": {"EVENTHUBS_CONNECTION_STRING"},
 }
+SECRET_OUTPUTS = {root: {key.removeprefix("MCE_").lower() for key in keys} for root, keys in SECRET_KEYS.items()}
 # What the CI and the manifests need besides (deploy-common: "Terraform outputs also give").
-OTHER_OUTPUTS = {"aws": {"ecr_registry", "irsa_role_arns"}, "azure": {"acr_login_server"}}
+OTHER_OUTPUTS = {
+    "aws": {"ecr_registry", "irsa_role_arns", "acm_certificate_arn", "aws_load_balancer_controller_role_arn"},
+    "azure": {"acr_login_server"},
+}
 # Deployables that are not EKS images: the Flink job goes to ACR, the image processor is a Lambda zip.
 NOT_ON_ECR = {"stream", "image-processor"}
 # Services whose code calls AWS APIs and so get an IRSA role; nothing else does.
@@ -341,6 +346,15 @@ def test_lambda_handler_and_runtime_match_the_code(aws: dict[str, Any]) -> None:
     assert {"S3_BUCKET", "MCE_PRODUCT_URL", "MCE_IMAGE_PROCESSOR_TOKEN"} <= set(env)
     assert function["reserved_concurrent_executions"] == "${var.image_processor_reserved_concurrency}"
     assert function["dead_letter_config"][0]["target_arn"]
+
+
+def test_lambda_zip_is_the_one_the_packaging_script_builds(aws: dict[str, Any]) -> None:
+    script = DEPLOY / "aws" / "package-image-processor.sh"
+    if not script.is_file():
+        pytest.skip("deploy/aws/package-image-processor.sh is not in this tree yet")
+    built = re.search(r'out="\$\{1:-\$root/([^}]+)\}"', script.read_text())
+    assert built, "the packaging script's default output is no longer where this test looks"
+    assert aws["variable"]["image_processor_zip"]["default"] == f"../../../{built.group(1)}"
 
 
 def test_dynamodb_tables_have_the_key_schema_the_cart_store_uses(aws: dict[str, Any]) -> None:

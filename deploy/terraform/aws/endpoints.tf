@@ -30,6 +30,16 @@ resource "aws_vpc_endpoint" "s3" {
   tags = { Name = "${var.name}-s3" }
 }
 
+# The cart service's tables, reached without the NAT gateway (gateway endpoints cost nothing).
+resource "aws_vpc_endpoint" "dynamodb" {
+  vpc_id            = aws_vpc.main.id
+  service_name      = "com.amazonaws.${var.aws_region}.dynamodb"
+  vpc_endpoint_type = "Gateway"
+  route_table_ids   = [aws_route_table.private.id]
+
+  tags = { Name = "${var.name}-dynamodb" }
+}
+
 resource "aws_vpc_endpoint" "interface" {
   for_each = toset(local.interface_endpoints)
 

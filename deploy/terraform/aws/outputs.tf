@@ -1,5 +1,6 @@
 # Outputs named as the ConfigMap mce-common's keys, lower-cased (deploy-common: output rds_host -> RDS_HOST), and
-# the sensitive ones as mce-secrets' keys, lower-cased; `terraform output -json` feeds both.
+# the sensitive ones as mce-secrets' keys, lower-cased without the MCE_ prefix (kafka_sasl_password ->
+# MCE_KAFKA_SASL_PASSWORD), the names deploy/k8s/aws/configure.sh reads from `terraform output -json`.
 
 output "aws_region" {
   description = "AWS_REGION"
@@ -87,43 +88,43 @@ output "rds_password" {
   sensitive   = true
 }
 
-output "mce_kafka_sasl_username" {
+output "kafka_sasl_username" {
   description = "MCE_KAFKA_SASL_USERNAME (mce-secrets)"
   value       = var.msk_scram_username
   sensitive   = true
 }
 
-output "mce_kafka_sasl_password" {
+output "kafka_sasl_password" {
   description = "MCE_KAFKA_SASL_PASSWORD (mce-secrets)"
   value       = random_password.msk_scram.result
   sensitive   = true
 }
 
-output "mce_opensearch_username" {
+output "opensearch_username" {
   description = "MCE_OPENSEARCH_USERNAME (mce-secrets)"
   value       = var.opensearch_master_user
   sensitive   = true
 }
 
-output "mce_opensearch_password" {
+output "opensearch_password" {
   description = "MCE_OPENSEARCH_PASSWORD (mce-secrets)"
   value       = random_password.opensearch_master.result
   sensitive   = true
 }
 
-output "mce_image_processor_token" {
+output "image_processor_token" {
   description = "MCE_IMAGE_PROCESSOR_TOKEN (mce-secrets; the Lambda has the same)"
   value       = random_password.image_processor_token.result
   sensitive   = true
 }
 
-output "mce_admin_token" {
+output "admin_token" {
   description = "MCE_ADMIN_TOKEN (mce-secrets)"
   value       = random_password.admin_token.result
   sensitive   = true
 }
 
-output "mce_session_secret" {
+output "session_secret" {
   description = "MCE_SESSION_SECRET (mce-secrets)"
   value       = random_password.session_secret.result
   sensitive   = true
@@ -132,4 +133,14 @@ output "mce_session_secret" {
 output "nat_public_ip" {
   description = "The VPC's egress address: give it as a /32 in the Azure root's aks_api_authorized_cidrs so ArgoCD on EKS reaches AKS"
   value       = aws_eip.nat.public_ip
+}
+
+output "acm_certificate_arn" {
+  description = "ACM certificate of the frontend's https listener (deploy/k8s/aws/configure.sh puts it on the NLB); empty until given"
+  value       = var.acm_certificate_arn
+}
+
+output "aws_load_balancer_controller_role_arn" {
+  description = "IRSA role for the AWS Load Balancer Controller (ServiceAccount kube-system/aws-load-balancer-controller)"
+  value       = aws_iam_role.lb_controller.arn
 }

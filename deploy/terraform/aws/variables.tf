@@ -320,9 +320,9 @@ variable "uploads_bucket_name" {
 }
 
 variable "image_processor_zip" {
-  description = "Path of the image-processor Lambda zip (the mce package and its dependencies for the python3.11 runtime)."
+  description = "Path of the image-processor Lambda zip for the python3.11 runtime, as deploy/aws/package-image-processor.sh builds it."
   type        = string
-  default     = "../../../build/image-processor.zip"
+  default     = "../../../build/image-processor-lambda.zip"
 
   validation {
     condition     = endswith(var.image_processor_zip, ".zip")
@@ -387,5 +387,16 @@ variable "public_url" {
   validation {
     condition     = var.public_url == "" || can(regex("^https://[^/]+$", var.public_url))
     error_message = "public_url must be an https URL without a path, or empty."
+  }
+}
+
+variable "acm_certificate_arn" {
+  description = "ARN of the ACM certificate for the storefront's domain (the frontend NLB's TLS listener); empty until one is issued."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.acm_certificate_arn == "" || can(regex("^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]+$", var.acm_certificate_arn))
+    error_message = "acm_certificate_arn must be an ACM certificate ARN, or empty."
   }
 }
