@@ -78,7 +78,7 @@ output "eks_cluster_name" {
 }
 
 output "image_processor_function" {
-  description = "Name of the image-processor Lambda"
+  description = "Name of the image-processor Lambda (LAMBDA_FUNCTION_NAME of the deploy workflow)"
   value       = aws_lambda_function.image_processor.function_name
 }
 
@@ -143,4 +143,9 @@ output "acm_certificate_arn" {
 output "aws_load_balancer_controller_role_arn" {
   description = "IRSA role for the AWS Load Balancer Controller (ServiceAccount kube-system/aws-load-balancer-controller)"
   value       = aws_iam_role.lb_controller.arn
+}
+
+output "github_deploy_role_arn" {
+  description = "AWS_DEPLOY_ROLE_ARN of the deploy workflow (null without github_repository)"
+  value       = local.ci ? aws_iam_role.github_deploy[0].arn : null
 }

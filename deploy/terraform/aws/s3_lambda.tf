@@ -186,6 +186,12 @@ resource "aws_lambda_function" "image_processor" {
     log_group  = aws_cloudwatch_log_group.image_processor.name
   }
 
+  # The deploy workflow publishes each new build (aws lambda update-function-code); Terraform ships the first one
+  # and does not roll the code back to the zip it was applied with.
+  lifecycle {
+    ignore_changes = [filename, source_code_hash]
+  }
+
   depends_on = [
     aws_iam_role_policy.image_processor,
     aws_iam_role_policy_attachment.image_processor_vpc,

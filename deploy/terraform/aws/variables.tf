@@ -400,3 +400,26 @@ variable "acm_certificate_arn" {
     error_message = "acm_certificate_arn must be an ACM certificate ARN, or empty."
   }
 }
+
+variable "github_repository" {
+  description = "owner/name of the GitHub repository whose deploy workflow may push images and Lambda code; empty makes no CI role."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.github_repository == "" || can(regex("^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", var.github_repository))
+    error_message = "github_repository must look like owner/name, or be empty."
+  }
+}
+
+variable "github_deploy_branch" {
+  description = "The branch whose workflow runs may assume the deploy role."
+  type        = string
+  default     = "main"
+}
+
+variable "create_github_oidc_provider" {
+  description = "Whether to create GitHub's OIDC provider in the account (false when it exists already)."
+  type        = bool
+  default     = true
+}

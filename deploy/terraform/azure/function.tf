@@ -96,10 +96,19 @@ resource "azurerm_linux_function_app" "analytics" {
 
   # What function_app.py reads: the trigger's connection (EVENTHUB_CONNECTION names this setting), and the table and
   # container of the windows, kept in the host's storage account (AzureWebJobsStorage, which the provider sets).
+  # The remote build settings are the deploy workflow's (Azure/functions-action with an Oryx build), kept here so an
+  # apply does not undo them.
   app_settings = {
-    EVENTHUB_CONNECTION     = azurerm_eventhub_authorization_rule.analytics_function.primary_connection_string
-    MCE_ANALYTICS_TABLE     = var.analytics_table
-    MCE_ANALYTICS_CONTAINER = var.analytics_container
+    EVENTHUB_CONNECTION            = azurerm_eventhub_authorization_rule.analytics_function.primary_connection_string
+    MCE_ANALYTICS_TABLE            = var.analytics_table
+    MCE_ANALYTICS_CONTAINER        = var.analytics_container
+    SCM_DO_BUILD_DURING_DEPLOYMENT = "true"
+    ENABLE_ORYX_BUILD              = "true"
+  }
+
+  # Each deployment points the app at its new package; Terraform does not own the code.
+  lifecycle {
+    ignore_changes = [app_settings["WEBSITE_RUN_FROM_PACKAGE"]]
   }
 
   tags = local.tags

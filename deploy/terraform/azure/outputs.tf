@@ -32,11 +32,26 @@ output "aks_oidc_issuer_url" {
 }
 
 output "analytics_function_app" {
-  description = "Name of the analytics Function App (func azure functionapp publish ...)"
+  description = "Name of the analytics Function App (FUNCTION_APP_NAME of the deploy workflow)"
   value       = azurerm_linux_function_app.analytics.name
 }
 
 output "analytics_function_url" {
   description = "https URL of the analytics Function App"
   value       = "https://${azurerm_linux_function_app.analytics.default_hostname}"
+}
+
+output "acr_name" {
+  description = "ACR_NAME of the deploy workflow"
+  value       = azurerm_container_registry.main.name
+}
+
+output "azure_client_id" {
+  description = "AZURE_CLIENT_ID of the deploy workflow: the client id of its federated identity (null without github_repository)"
+  value       = local.ci ? azurerm_user_assigned_identity.github_deploy[0].client_id : null
+}
+
+output "azure_tenant_id" {
+  description = "AZURE_TENANT_ID of the deploy workflow"
+  value       = data.azurerm_client_config.current.tenant_id
 }

@@ -191,3 +191,20 @@ variable "analytics_container" {
     error_message = "analytics_container must be 3-63 lowercase letters, digits and single hyphens."
   }
 }
+
+variable "github_repository" {
+  description = "owner/name of the GitHub repository whose deploy workflow may push the stream image and publish the Function; empty makes no CI identity."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.github_repository == "" || can(regex("^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", var.github_repository))
+    error_message = "github_repository must look like owner/name, or be empty."
+  }
+}
+
+variable "github_deploy_branch" {
+  description = "The branch whose workflow runs may sign in as the deploy identity."
+  type        = string
+  default     = "main"
+}
