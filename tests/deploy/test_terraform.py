@@ -465,3 +465,43 @@ def test_terraform_check_script_is_clean_shell() -> None:
     if shellcheck is None:
         pytest.skip("shellcheck is not installed")
     run(shellcheck, str(CHECK / "terraform.sh"))
+
+
+# The deploy workflow's repository variables, each from an output (the subscription is the operator's own).
+WORKFLOW_VARIABLES = {
+    "AWS_REGION": "aws_region",
+    "AWS_DEPLOY_ROLE_ARN": "github_deploy_role_arn",
+    "LAMBDA_FUNCTION_NAME": "image_processor_function",
+    "AZURE_CLIENT_ID": "azure_client_id",
+    "AZURE_TENANT_ID": "azure_tenant_id",
+    "ACR_NAME": "acr_name",
+    "FUNCTION_APP_NAME": "analytics_function_app",
+}
+
+
+def _all_outputs() -> set[str]:
+    return {name for root in ROOTS for name in load_root(root)["output"]}
+
+
+def test_every_deploy_workflow_variable_comes_from_an_output() -> None:
+    workflow = REPO / ".github" / "workflows" / "deploy.yml"
+    if not workflow.is_file():
+        pytest.skip(".github/workflows/deploy.yml is not in this tree yet")
+    used = set(re.findall(r"\$\{\{\s*vars\.([A-Z0-9_]+)\s*\}\}", workflow.read_text()))
+    unknown = used - set(WORKFLOW_VARIABLES) - {"AZURE_SUBSCRIPTION_ID"}
+    assert not unknown, f"the deploy workflow reads variables no output gives: {sorted(unknown)}"
+    missing = {WORKFLOW_VARIABLES[name] for name in used & set(WORKFLOW_VARIABLES)} - _all_outputs()
+    assert not missing, f"outputs missing for the deploy workflow: {sorted(missing)}"
+
+
+def test_every_output_the_k8s_configure_script_reads_exists() -> None:
+    script = DEPLOY / "k8s" / "aws" / "configure.sh"
+    if not script.is_file():
+        pytest.skip("deploy/k8s/aws/configure.sh is not in this tree yet")
+    text = script.read_text()
+    # `out NAME` without a default and `line KEY NAME` stop the script when the output is missing.
+    required = set(re.findall(r"\$\(out ([a-z0-9_]+)\)", text)) | set(
+        re.findall(r"\bline [A-Z0-9_]+ ([a-z0-9_]+)", text)
+    )
+    missing = required - _all_outputs()
+    assert not missing, f"deploy/k8s/aws/configure.sh needs outputs Terraform lacks: {sorted(missing)}"
