@@ -40,18 +40,20 @@ install_module() {
   GOBIN="$bin" with_scratch_cache env "$@" go install -trimpath -ldflags="-s -w" "$package@$version"
 }
 
-# Build main packages from a throwaway wrapper module: $1 version stamp, $2 go.mod body, then package=name pairs.
+# Build main packages from a throwaway wrapper module: $1 the go.mod body, then package@version=name pairs (a bare
+# `go get package` would take the module's newest version, not the one go.mod requires).
 # Modules whose own go.mod has replace lines (OpenTofu, Kubernetes, etcd) only build this way.
 build_in_wrapper() {
   local gomod="$1"; shift
-  local work pair
+  local work pair package
   work="$(mktemp -d)"
   printf '%s\n' "$gomod" >"$work/go.mod"
   (
     cd "$work"
     for pair in "$@"; do go get "${pair%%=*}" >&2; done
     for pair in "$@"; do
-      with_scratch_cache go build -trimpath -ldflags="-s -w ${LDFLAGS_EXTRA:-}" -o "$bin/${pair#*=}" "${pair%%=*}"
+      package="${pair%%=*}"
+      with_scratch_cache go build -trimpath -ldflags="-s -w ${LDFLAGS_EXTRA:-}" -o "$bin/${pair#*=}" "${package%@*}"
     done
   )
   rm -rf "$work"
@@ -71,7 +73,7 @@ build_tofu() {
 go 1.24
 require github.com/opentofu/opentofu $OPENTOFU
 replace github.com/hashicorp/hcl/v2 v2.20.1 => github.com/opentofu/hcl/v2 v2.20.2-0.20251021132045-587d123c2828" \
-    "github.com/opentofu/opentofu/cmd/tofu=tofu"
+    "github.com/opentofu/opentofu/cmd/tofu@$OPENTOFU=tofu"
 }
 
 build_etcd() {
@@ -95,7 +97,7 @@ build_kube() {
 go 1.24
 require k8s.io/kubernetes $KUBERNETES
 $replaces" \
-    "k8s.io/kubernetes/cmd/kube-apiserver=kube-apiserver" "k8s.io/kubernetes/cmd/kubectl=kubectl"
+    "k8s.io/kubernetes/cmd/kube-apiserver@$KUBERNETES=kube-apiserver" "k8s.io/kubernetes/cmd/kubectl@$KUBERNETES=kubectl"
 }
 
 version_of() {
