@@ -1,0 +1,174 @@
+"""The images, the Lambda zip and the Function app: each carries what its code imports, pinned from the lock.
+
+`make images` (deploy/check/images.sh) builds and health-checks the images themselves; it needs root and dockerd, so
+these tests check what can be checked without them.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import tomllib
+import zipfile
+from pathlib import Path
+
+import pytest
+from packaging.requirements import Requirement
+
+from mce import registry
+from tests.deploy.conftest import DEPLOY, REPO, run
+from tests.deploy.images_deps import IMAGE_SERVICES, extra_closure, lock_closure, normal, service_needs
+
+pytestmark = pytest.mark.deploy
+
+DOCKER = DEPLOY / "docker"
+PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
+EXTRAS = PYPROJECT["project"]["optional-dependencies"]
+LOCK = {normal(p["name"]): p for p in tomllib.loads((REPO / "uv.lock").read_text())["package"]}
+
+
+def missing_distributions(service: str, installed: set[str]) -> list[str]:
+    """The modules a service's code path imports that no distribution in `installed` provides."""
+    return sorted(
+        f"{module} (from {', '.join(sorted(dists))})"
+        for module, dists in service_needs(service).items()
+        if not dists & installed
+    )
+
+
+def test_every_image_service_is_a_registered_service_with_an_extra_named_after_it() -> None:
+    on_eks = {spec.name for spec in registry.SERVICES} - {"stream"}  # stream is the Flink image
+    assert set(IMAGE_SERVICES) == on_eks
+    assert set(IMAGE_SERVICES) <= set(EXTRAS)
+    dockerfile = (DOCKER / "Dockerfile").read_text()
+    for name in IMAGE_SERVICES:
+        assert name in dockerfile, f"deploy/docker/Dockerfile does not list {name}"
+
+
+@pytest.mark.parametrize("service", IMAGE_SERVICES)
+def test_each_image_installs_what_its_code_path_imports(service: str) -> None:
+    assert missing_distributions(service, extra_closure(service)) == []
+
+
+def test_the_extras_check_catches_a_distribution_left_out() -> None:
+    without_tantivy = extra_closure("search") - {"tantivy"}
+    assert any(item.startswith("tantivy") for item in missing_distributions("search", without_tantivy))
+    base_only = lock_closure([{"name": "mce"}])
+    assert any(item.startswith("psycopg") for item in missing_distributions("order", base_only))
+    assert any(item.startswith("PIL") for item in missing_distributions("product", base_only))
+
+
+def test_the_base_dependencies_are_what_every_image_needs_and_the_extras_add_the_rest() -> None:
+    base = {normal(Requirement(r).name) for r in PYPROJECT["project"]["dependencies"]}
+    for heavy in ("psycopg", "boto3", "pillow", "tantivy", "opensearch-py", "azure-data-tables", "argon2-cffi"):
+        assert heavy not in base, f"{heavy} belongs in the extras of the services that use it"
+    assert "tantivy" not in extra_closure("order") and "psycopg" not in extra_closure("search")
+
+
+def _dockerfile_args(path: Path) -> dict[str, str]:
+    return dict(re.findall(r"^ARG (\w+)=(\S+)$", path.read_text(), re.M))
+
+
+def test_the_dockerfiles_pin_what_the_local_scripts_and_the_lock_use() -> None:
+    service = _dockerfile_args(DOCKER / "Dockerfile")
+    assert service["BASE_IMAGE"] == "python:3.11-slim-bookworm"
+    makefile_uv = re.search(r"^UV_VERSION := (\S+)$", (REPO / "Makefile").read_text(), re.M).group(1)
+    assert service["UV_VERSION"] == makefile_uv
+    stream = _dockerfile_args(DOCKER / "Dockerfile.stream")
+    assert stream["FLINK_IMAGE"] == "flink:2.2.1-java17"
+    assert stream["UV_VERSION"] == makefile_uv
+    connector = re.search(r"flink-sql-connector-kafka:(\S+)", (DEPLOY / "local" / "flink-kafka.sh").read_text())
+    assert stream["KAFKA_CONNECTOR_VERSION"] == connector.group(1)
+    assert re.fullmatch(r"[0-9a-f]{64}", stream["KAFKA_CONNECTOR_SHA256"])
+    assert "apache-flink==2.2.1" in (DEPLOY / "flink" / "requirements.txt").read_text()
+    kafka = re.search(r"^KAFKA_VERSION=(\S+)$", (DEPLOY / "local" / "kafka.sh").read_text(), re.M).group(1)
+    assert f"<kafka.version>{kafka}</kafka.version>" in (DOCKER / "mirrormaker" / "pom.xml").read_text()
+
+
+@pytest.mark.parametrize("name", ["Dockerfile", "Dockerfile.stream", "Dockerfile.mirrormaker"])
+def test_each_image_runs_as_a_non_root_user_with_a_health_check(name: str) -> None:
+    text = (DOCKER / name).read_text()
+    final = text[text.rindex("\nFROM ") :]
+    users = re.findall(r"^USER (\S+)$", final, re.M)
+    assert users and users[-1] not in ("root", "0", "0:0"), f"{name}: the final stage must end as a non-root user"
+    assert re.search(r"^HEALTHCHECK .*\n?\s*CMD \[", final, re.M), f"{name}: no exec-form HEALTHCHECK"
+    assert "org.opencontainers.image.title" in final
+    assert ":latest" not in text
+
+
+def test_the_service_image_installs_from_the_lock_only_its_extra_and_no_dev_tools() -> None:
+    text = (DOCKER / "Dockerfile").read_text()
+    syncs = re.findall(r"uv sync ([^\n]+)", text)
+    assert len(syncs) == 2
+    for sync in syncs:
+        for flag in ("--frozen", "--no-dev", "--no-editable", '--extra "${SERVICE}"'):
+            assert flag in sync
+    final = text[text.rindex("\nFROM ") :]
+    assert "COPY --from=builder /opt/venv /opt/venv" in final
+    assert not re.search(r"^COPY (?!--from=builder)", final, re.M), "the final stage copies only the venv"
+    for setting in ("MCE_HOST=0.0.0.0", "MCE_PORT=8000", "MCE_DATA_DIR=/tmp/mce", "PYTHONDONTWRITEBYTECODE=1"):
+        assert setting in final
+    assert "EXPOSE 8000" in final and "USER 10001:10001" in final
+
+
+def test_the_lambda_zip_carries_its_handler_and_imports_it_in_a_fresh_interpreter(tmp_path: Path) -> None:
+    out = tmp_path / "image-processor-lambda.zip"
+    run(str(DEPLOY / "aws" / "package-image-processor.sh"), str(out), timeout=600)
+    with zipfile.ZipFile(out) as archive:
+        names = archive.namelist()
+        archive.extractall(tmp_path / "task")
+    assert "mce/functions/image_processor/handler.py" in names
+    assert not [n for n in names if n.startswith(("mce/services/", "mce/cli.py"))], "the Lambda carries no service"
+    assert not [n for n in names if n.startswith("confluent_kafka")]
+    # As Lambda loads it: only the task root and the standard library (-I -S: no site-packages, no PYTHON* settings).
+    probe = (
+        f"import sys; sys.path.insert(0, {str(tmp_path / 'task')!r}); "
+        "import importlib; handler = importlib.import_module('mce.functions.image_processor.handler').handler; "
+        "import PIL.Image, PIL.features; assert PIL.__file__.startswith(sys.path[0]), PIL.__file__; "
+        "print(callable(handler), PIL.__version__)"
+    )
+    done = subprocess.run(
+        [sys._base_executable, "-I", "-S", "-c", probe], capture_output=True, text=True, timeout=120, env={}
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    assert done.stdout.split()[0] == "True"
+
+
+def test_the_lambda_overrides_pin_exact_versions_with_hashes() -> None:
+    text = (DEPLOY / "aws" / "image-processor-lambda-overrides.txt").read_text()
+    pins = re.findall(r"^([A-Za-z0-9_.-]+)==(\S+) \\$", text, re.M)
+    assert pins == [("pillow", "12.2.0")]
+    assert text.count("--hash=sha256:") >= 1
+    pillow = next(Requirement(r) for r in EXTRAS["image-processor"] if r.startswith("pillow"))
+    assert pillow.specifier.contains("12.2.0")
+
+
+def test_the_function_app_requirements_are_all_in_the_lock_at_versions_they_allow(tmp_path: Path) -> None:
+    app = REPO / "src" / "mce" / "functions" / "analytics"
+    problems = []
+    for line in (app / "requirements.txt").read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if not line:
+            continue
+        requirement = Requirement(line)
+        locked = LOCK.get(normal(requirement.name))
+        if locked is None:
+            problems.append(f"{requirement.name} is not in uv.lock")
+        elif not requirement.specifier.contains(locked["version"]):
+            problems.append(f"{requirement} does not allow the locked {locked['version']}")
+    assert problems == []
+    out = tmp_path / "function"
+    run(str(DEPLOY / "azure" / "package-analytics-function.sh"), str(out))
+    assert {"function_app.py", "host.json", "requirements.txt"} <= {p.name for p in out.iterdir()}
+    assert not (out / "mce" / "services" / "order").exists()
+
+
+def test_the_image_scripts_pass_shellcheck() -> None:
+    scripts = [
+        DEPLOY / "check" / "images.sh",
+        DEPLOY / "aws" / "package-image-processor.sh",
+        DEPLOY / "azure" / "package-analytics-function.sh",
+        DOCKER / "mirrormaker" / "entrypoint.sh",
+    ]
+    run("shellcheck", *map(str, scripts))
