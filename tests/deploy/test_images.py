@@ -172,3 +172,139 @@ def test_the_image_scripts_pass_shellcheck() -> None:
         DOCKER / "mirrormaker" / "entrypoint.sh",
     ]
     run("shellcheck", *map(str, scripts))
+
+
+# --- compose.yaml -------------------------------------------------------------------------------------------------
+
+COMPOSE = REPO / "compose.yaml"
+COMPOSE_ENV = DOCKER / "compose.env.example"
+# Read by boto3 itself, in the services whose extra installs it.
+AWS_VARIABLES = {"AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
+BACKEND_IMAGES = {
+    "postgres": "postgres:16",
+    "kafka": "apache/kafka:4.1.1",
+    "opensearch": "opensearchproject/opensearch:3",
+}
+
+
+def setting_variables(settings: type) -> set[str]:
+    """Every environment variable a pydantic-settings class reads (its MCE_ names and its aliases)."""
+    from pydantic import AliasChoices
+
+    from mce.kit.settings import ENV_PREFIX
+
+    names = set()
+    for field_name, field in settings.model_fields.items():
+        alias = field.validation_alias
+        if isinstance(alias, AliasChoices):
+            names.update(choice for choice in alias.choices if isinstance(choice, str))
+        elif isinstance(alias, str):
+            names.add(alias)
+        else:
+            names.add(f"{ENV_PREFIX}{field_name}".upper())
+    return names
+
+
+def variables_read(service: str) -> set[str]:
+    """What a compose service's process reads from its environment."""
+    if service == "stream":
+        return set(re.findall(r'"((?:MCE_|EVENTHUBS_)[A-Z0-9_]+)"', (REPO / "src/mce/stream/flink_job.py").read_text()))
+    if service == "mirrormaker":
+        return set(re.findall(r"\$\{?([A-Z][A-Z0-9_]+)", (DOCKER / "mirrormaker" / "entrypoint.sh").read_text()))
+    from mce.cli import ServeSettings
+
+    read = setting_variables(registry.BY_NAME[service].settings_class()) | setting_variables(ServeSettings)
+    if "boto3" in extra_closure(service):
+        read |= AWS_VARIABLES
+    return read
+
+
+def load_compose(text: str, env: dict[str, str]) -> dict:
+    """compose.yaml as Compose sees it: ${VAR}, ${VAR:-default}, ${VAR:?error} interpolated, $$ a literal $."""
+    import yaml
+
+    def value(match: re.Match) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        name, op, rest = match.group(1), match.group(2) or "", match.group(3) or ""
+        if name in env:
+            return env[name]
+        if op == ":-":
+            return rest
+        raise AssertionError(f"compose.yaml needs {name}, which {COMPOSE_ENV.name} does not set")
+
+    return yaml.safe_load(re.sub(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(:[-?])?([^}]*)\}", value, text))
+
+
+def compose_env() -> dict[str, str]:
+    lines = [line for line in COMPOSE_ENV.read_text().splitlines() if line and not line.startswith("#")]
+    return dict(line.split("=", 1) for line in lines)
+
+
+def compose_problems(doc: dict) -> list[str]:
+    """What is wrong with a compose file: images, builds, settings nobody reads, dependencies, secrets."""
+    services = doc["services"]
+    problems = []
+    for name in (*IMAGE_SERVICES, "stream", "mirrormaker", *BACKEND_IMAGES, "moto", "eventhubs"):
+        if name not in services:
+            problems.append(f"{name}: missing")
+    for name, image in BACKEND_IMAGES.items():
+        if services.get(name, {}).get("image") != image:
+            problems.append(f"{name}: image should be {image}")
+    for name, spec in services.items():
+        build = spec.get("build")
+        if build:
+            dockerfile = REPO / build.get("context", ".") / build.get("dockerfile", "Dockerfile")
+            if not dockerfile.is_file():
+                problems.append(f"{name}: no {dockerfile.relative_to(REPO)}")
+            if name in IMAGE_SERVICES and (build.get("args") or {}).get("SERVICE") != name:
+                problems.append(f"{name}: build arg SERVICE should be {name}")
+            if spec.get("image") != f"{name}:local":
+                problems.append(f"{name}: image should be named {name}:local, as make images tags it")
+            unread = sorted(set(spec.get("environment") or {}) - variables_read(name))
+            if unread:
+                problems.append(f"{name}: sets {unread}, which it never reads")
+        elif not spec.get("image"):
+            problems.append(f"{name}: neither image nor build")
+        for target, condition in (spec.get("depends_on") or {}).items():
+            if target not in services:
+                problems.append(f"{name}: depends on {target}, which is not a service")
+            elif condition.get("condition") == "service_healthy" and not (
+                services[target].get("healthcheck") or services[target].get("build")  # images have a HEALTHCHECK
+            ):
+                problems.append(f"{name}: waits for {target} to be healthy, which has no health check")
+        for key, value in (spec.get("environment") or {}).items():
+            secret = re.search(r"PASSWORD|SECRET|CONNECTION_STRING|TOKEN|_KEY$", key)
+            if secret and value != "local" and "change-me" not in str(value):
+                problems.append(f"{name}: {key} is not taken from .env")
+    return problems
+
+
+def test_compose_runs_every_service_on_the_real_backends_and_sets_only_what_the_code_reads() -> None:
+    doc = load_compose(COMPOSE.read_text(), compose_env())
+    assert compose_problems(doc) == []
+    assert doc["services"]["cart"]["environment"]["MCE_CART_STORE"] == "dynamodb"
+    assert doc["services"]["search"]["environment"]["MCE_SEARCH_INDEX"] == "opensearch"
+    assert doc["services"]["analytics"]["environment"]["MCE_BUS"] == "eventhubs"
+
+
+def test_the_compose_check_rejects_a_setting_nobody_reads_a_missing_dependency_and_a_committed_secret() -> None:
+    doc = load_compose(COMPOSE.read_text(), compose_env())
+    doc["services"]["order"]["environment"]["MCE_ORDER_TYPO"] = "1"
+    doc["services"]["cart"]["depends_on"]["dynamo"] = {"condition": "service_healthy"}
+    doc["services"]["frontend"]["environment"]["RDS_PASSWORD"] = "hunter2"
+    del doc["services"]["search"]["build"]["args"]
+    problems = "\n".join(compose_problems(doc))
+    for expected in ("MCE_ORDER_TYPO", "dynamo, which is not a service", "RDS_PASSWORD", "search: build arg"):
+        assert expected in problems
+    with pytest.raises(AssertionError, match="compose.yaml needs MCE_COMPOSE_"):
+        load_compose(COMPOSE.read_text(), {})
+
+
+def test_docker_compose_accepts_the_file_where_the_plugin_is_installed() -> None:
+    import shutil
+
+    docker = shutil.which("docker")
+    if not docker or subprocess.run([docker, "compose", "version"], capture_output=True).returncode != 0:
+        pytest.skip("no docker compose plugin here; the file is checked by the tests above")
+    run(docker, "compose", "--env-file", str(COMPOSE_ENV), "-f", str(COMPOSE), "config", "-q")
