@@ -308,3 +308,57 @@ def test_docker_compose_accepts_the_file_where_the_plugin_is_installed() -> None
     if not docker or subprocess.run([docker, "compose", "version"], capture_output=True).returncode != 0:
         pytest.skip("no docker compose plugin here; the file is checked by the tests above")
     run(docker, "compose", "--env-file", str(COMPOSE_ENV), "-f", str(COMPOSE), "config", "-q")
+
+
+# --- scans ------------------------------------------------------------------------------------------------------
+
+BAD_DOCKERFILE = """FROM python:latest
+ADD https://example.com/tool.tar.gz /opt/
+RUN pip install requests
+CMD ["python"]
+"""
+
+
+def _checkov() -> str:
+    path = REPO / ".tools" / "checkov" / "bin" / "checkov"
+    if not path.is_file():
+        from tests.conftest import skip_or_fail
+
+        skip_or_fail("checkov is not installed: run deploy/check/checkov.sh")
+    return str(path)
+
+
+def test_checkov_passes_the_dockerfiles_and_every_skip_gives_a_reason() -> None:
+    run(_checkov(), "--skip-download", "--framework", "dockerfile", "--directory", str(DOCKER), "--compact", "--quiet")
+    for path in DOCKER.glob("Dockerfile*"):
+        for skip in re.findall(r"checkov:skip=([^\n]*)", path.read_text()):
+            check, _, reason = skip.partition(":")
+            assert re.fullmatch(r"CKV2?_DOCKER_\d+", check) and len(reason.strip()) > 20, f"{path.name}: {skip}"
+
+
+def test_checkov_rejects_a_root_latest_dockerfile_without_a_health_check(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text(BAD_DOCKERFILE)
+    done = subprocess.run(
+        [_checkov(), "--skip-download", "--framework", "dockerfile", "--directory", str(tmp_path), "--compact"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode != 0
+    for check in ("CKV_DOCKER_2", "CKV_DOCKER_3", "CKV_DOCKER_7"):  # no HEALTHCHECK, no USER, latest tag
+        assert check in done.stdout
+
+
+def test_trivy_config_passes_the_dockerfiles_and_rejects_a_bad_one(tmp_path: Path) -> None:
+    from tests.deploy.conftest import tool
+
+    trivy = tool("trivy")
+    scan = ("config", "--quiet", "--skip-check-update", "--exit-code", "1", "--cache-dir", str(tmp_path / "cache"))
+    ignore = DEPLOY / "check" / "dockerfiles.trivyignore"
+    run(trivy, *scan, "--ignorefile", str(ignore), str(DOCKER))
+    for line in ignore.read_text().splitlines():
+        assert not line.strip() or line.startswith("#") or "#" in line, f"trivyignore entry without a reason: {line}"
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "Dockerfile").write_text(BAD_DOCKERFILE)
+    done = subprocess.run([trivy, *scan, str(tmp_path / "bad")], capture_output=True, text=True)
+    assert done.returncode != 0, done.stdout + done.stderr
+    assert re.search(r"DS-?0*2\b", done.stdout + done.stderr), "trivy did not flag the root user"
