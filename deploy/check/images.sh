@@ -126,7 +126,10 @@ choose_network() {
 
 # --- builds ----------------------------------------------------------------------------------------------------
 build() {
-  local name="$1" args=(--network "$network" --secret "id=ca,src=$ca_bundle" --build-arg "REVISION=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)")
+  local name="$1" revision
+  revision="$(git -C "$repo" rev-parse HEAD 2>/dev/null || echo unknown)"
+  local args=(--network "$network" --secret "id=ca,src=$ca_bundle" --build-arg "REVISION=$revision"
+    --build-arg "VERSION=${revision:0:7}")
   case "$name" in
     stream) args+=(-f deploy/docker/Dockerfile.stream --build-arg FLINK_IMAGE=mce-jre:bookworm) ;;
     mirrormaker) args+=(-f deploy/docker/Dockerfile.mirrormaker --build-arg BUILD_IMAGE=mce-jdk:bookworm

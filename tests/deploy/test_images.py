@@ -158,6 +158,20 @@ def test_the_function_app_requirements_are_all_in_the_lock_at_versions_they_allo
         elif not requirement.specifier.contains(locked["version"]):
             problems.append(f"{requirement} does not allow the locked {locked['version']}")
     assert problems == []
+    # Installable as the Functions host installs it (Linux x86_64, Python 3.11, wheels only), resolved from PyPI.
+    uv = REPO / ".tools" / "bin" / "uv"
+    if uv.is_file():
+        platform = ("--python-platform", "x86_64-manylinux_2_28", "--python-version", "3.11", "--only-binary", ":all:")
+        run(
+            str(uv),
+            "pip",
+            "compile",
+            "--quiet",
+            *platform,
+            "-o",
+            str(tmp_path / "pins.txt"),
+            str(app / "requirements.txt"),
+        )
     out = tmp_path / "function"
     run(str(DEPLOY / "azure" / "package-analytics-function.sh"), str(out))
     assert {"function_app.py", "host.json", "requirements.txt"} <= {p.name for p in out.iterdir()}
