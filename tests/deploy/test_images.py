@@ -315,13 +315,42 @@ def test_the_compose_check_rejects_a_setting_nobody_reads_a_missing_dependency_a
         load_compose(COMPOSE.read_text(), {})
 
 
-def test_docker_compose_accepts_the_file_where_the_plugin_is_installed() -> None:
+def _compose_v1_config(text: str, tmp_path: Path) -> subprocess.CompletedProcess:
+    """docker-compose 1.29 (Debian's) validating a compose file against the Compose Specification's schema.
+
+    It predates the top-level `name`, which is dropped for it; everything else is validated as written.
+    """
+    import shutil
+
+    path = tmp_path / "compose.yaml"
+    path.write_text(re.sub(r"^name: .*\n", "", text, flags=re.M))
+    command = [shutil.which("docker-compose") or "docker-compose", "--project-directory", str(REPO)]
+    return subprocess.run(
+        [*command, "--env-file", str(COMPOSE_ENV), "-f", str(path), "config", "-q"], capture_output=True, text=True
+    )
+
+
+def test_docker_compose_accepts_the_file() -> None:
     import shutil
 
     docker = shutil.which("docker")
-    if not docker or subprocess.run([docker, "compose", "version"], capture_output=True).returncode != 0:
-        pytest.skip("no docker compose plugin here; the file is checked by the tests above")
-    run(docker, "compose", "--env-file", str(COMPOSE_ENV), "-f", str(COMPOSE), "config", "-q")
+    if docker and subprocess.run([docker, "compose", "version"], capture_output=True).returncode == 0:
+        run(docker, "compose", "--env-file", str(COMPOSE_ENV), "-f", str(COMPOSE), "config", "-q")
+    elif not shutil.which("docker-compose"):
+        pytest.skip("neither the docker compose plugin nor docker-compose here; the tests above check the file")
+
+
+def test_docker_compose_1_validates_the_schema_and_rejects_an_unknown_key(tmp_path: Path) -> None:
+    import shutil
+
+    if not shutil.which("docker-compose"):
+        pytest.skip("no docker-compose (apt-get install docker-compose); the tests above check the file")
+    text = COMPOSE.read_text()
+    done = _compose_v1_config(text, tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    broken = text.replace("    image: postgres:16\n", "    image: postgres:16\n    restart_policy: sometimes\n")
+    done = _compose_v1_config(broken, tmp_path)
+    assert done.returncode != 0 and "restart_policy" in done.stdout + done.stderr
 
 
 # --- scans ------------------------------------------------------------------------------------------------------
