@@ -42,6 +42,7 @@ done
 
 # --- dockerd ---------------------------------------------------------------------------------------------------
 started=""
+made_bridge=""
 # shellcheck disable=SC2317  # the EXIT trap runs it
 stop_dockerd() {
   [ -n "$started" ] || return 0
@@ -50,8 +51,9 @@ stop_dockerd() {
   pid="$(cat "$state/dockerd.pid" 2>/dev/null || true)"
   [ -n "$pid" ] || return 0
   kill "$pid" 2>/dev/null || true
-  for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || return 0; sleep 1; done
-  kill -9 "$pid" 2>/dev/null || true
+  for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
+  kill -0 "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null
+  if [ -n "$made_bridge" ]; then ip link delete mce-docker0 2>/dev/null || true; fi
 }
 trap stop_dockerd EXIT
 
@@ -64,6 +66,8 @@ start_dockerd() {
     if ! { ip link add mce-docker0 type bridge && ip addr add 10.231.0.1/24 dev mce-docker0 &&
       ip link set mce-docker0 up; }; then
       log "could not make the bridge mce-docker0; builds will use --network host"
+    else
+      made_bridge=1
     fi
   fi
   local bridge=(--bridge none)
