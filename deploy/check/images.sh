@@ -8,7 +8,8 @@
 # Usage: deploy/check/images.sh [name ...]  (default: every image). Needs root (dockerd, debootstrap) and apt/PyPI/
 # Maven Central. Settings: KEEP_DOCKERD=1, REBUILD_BASE=1 (make the stand-ins again), MCE_IMAGES_NETWORK (bridge or
 # host: the build's network; default: bridge when a probe container reaches PyPI through it, else host),
-# HEALTH_TIMEOUT_S (240), IMAGE_TAG (local).
+# HEALTH_TIMEOUT_S (240), IMAGE_TAG (local). Its state (images and build cache, about 10 GB for all of them) stays in
+# .mce/docker for the next run; `make clean` removes it.
 set -euo pipefail
 repo="${MCE_REPO:-$(cd "$(dirname "$0")/../.." && pwd)}"
 state="${MCE_DOCKER_DIR:-$repo/.mce/docker}"
@@ -238,6 +239,8 @@ for name in "${wanted[@]}"; do
   rows+=("$name:$tag $size $health $seconds $built")
 done
 
+# Images an earlier run tagged and this one replaced; the build cache stays (later runs take seconds).
+docker image prune -f >/dev/null || true
 printf '%-24s %8s %10s %10s %8s\n' IMAGE SIZE HEALTH HEALTHY_S BUILD_S
 for row in "${rows[@]}"; do
   # shellcheck disable=SC2086
