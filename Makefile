@@ -12,7 +12,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 RUNTIME := $(VENV)/.installed-runtime
 DEV := $(VENV)/.installed-dev
 
-.PHONY: up up-real test install install-dev bench load lock clean
+.PHONY: up up-real test install install-dev bench load lock clean images
 
 up: install ## run every service on embedded backends and print the storefront URL
 	$(VENV)/bin/mce up
@@ -33,11 +33,11 @@ install-dev: $(DEV) ## the same, with the test, lint and bench tools (the lock f
 # A runtime sync removes the dev tools, so it also forgets they were there; a dev sync includes the runtime.
 $(RUNTIME): pyproject.toml uv.lock $(UV)
 	@rm -f $(DEV)
-	$(UV) sync --frozen --no-dev --python $(PYTHON)
+	$(UV) sync --frozen --no-dev --all-extras --python $(PYTHON)
 	@touch $@
 
 $(DEV): pyproject.toml uv.lock $(UV)
-	$(UV) sync --frozen --python $(PYTHON)
+	$(UV) sync --frozen --all-extras --python $(PYTHON)
 	@touch $@ $(RUNTIME)
 
 $(UV):
@@ -58,6 +58,11 @@ LOAD_ARGS ?=
 load: install-dev ## the design's load test with Locust (ramp, hold, ramp down); exits 1 when p95 or failures miss
 	$(VENV)/bin/locust -f load/locustfile.py --headless --only-summary --host $(LOAD_URL) \
 		--duration $(LOAD_DURATION) --users-peak $(LOAD_USERS) $(LOAD_ARGS)
+
+# Every image built on a debootstrap stand-in base (Docker Hub is out of reach here) with its own dockerd, each container's
+# health check run with --network none; prints a table. IMAGES="product cart" for some; KEEP_DOCKERD=1 leaves dockerd up.
+images: ## build every container image and run its health check (deploy/check/images.sh; needs root for dockerd)
+	deploy/check/images.sh $(IMAGES)
 
 clean: ## remove the environment and local data
 	rm -rf $(VENV) $(TOOLS) .mce .venv-flink

@@ -24,8 +24,9 @@ def _normal(name: str) -> str:
 
 
 def runtime_distributions() -> set[str]:
-    """Every distribution uv.lock installs for mce without its dev group: the dependencies, their extras, and theirs."""
-    return installed_with([{"name": "mce"}])
+    """Every distribution `make up` installs from uv.lock (no dev group, every extra): the dependencies and theirs."""
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"].get("optional-dependencies", {})
+    return installed_with([{"name": "mce", "extra": sorted(extras)}])
 
 
 def installed_with(wanted: list[dict]) -> set[str]:

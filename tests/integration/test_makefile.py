@@ -47,12 +47,12 @@ def make(clone: Path, target: str) -> list[str]:
 
 
 def test_make_up_installs_only_what_the_platform_runs_on(clone: Path) -> None:
-    assert make(clone, "up") == ["uv sync --frozen --no-dev --python python3", "mce up"]
+    assert make(clone, "up") == ["uv sync --frozen --no-dev --all-extras --python python3", "mce up"]
 
 
 def test_make_test_after_make_up_installs_the_dev_tools(clone: Path) -> None:
     make(clone, "up")
-    assert make(clone, "test")[0] == "uv sync --frozen --python python3"
+    assert make(clone, "test")[0] == "uv sync --frozen --all-extras --python python3"
 
 
 def test_make_up_after_make_test_keeps_the_dev_tools_and_installs_nothing(clone: Path) -> None:
@@ -64,11 +64,11 @@ def test_make_up_after_make_test_keeps_the_dev_tools_and_installs_nothing(clone:
 
 def test_make_bench_installs_the_dev_tools(clone: Path) -> None:
     make(clone, "up")
-    assert make(clone, "bench") == ["uv sync --frozen --python python3", "python -m bench.run"]
+    assert make(clone, "bench") == ["uv sync --frozen --all-extras --python python3", "python -m bench.run"]
 
 
 def test_make_up_real_installs_the_dev_tools_then_starts_the_servers_and_the_platform(clone: Path) -> None:
-    assert make(clone, "up-real") == ["uv sync --frozen --python python3"]
+    assert make(clone, "up-real") == ["uv sync --frozen --all-extras --python python3"]
     assert (clone / "calls.log").read_text().splitlines()[-1] == "up-real.sh "
 
 
