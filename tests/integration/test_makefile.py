@@ -14,10 +14,13 @@ RECORDER = '#!/bin/sh\necho "$(basename "$0") $*" >> "{log}"\n'
 
 @pytest.fixture
 def clone(tmp_path: Path) -> Path:
-    """A checkout with the real Makefile, and uv, mce, pytest and the test-server scripts that only record calls."""
+    """A checkout with the real Makefile and test runner, and uv, mce, pytest and the scripts that start test servers
+    and build the checkers, which only record calls."""
     if shutil.which("make") is None:
         pytest.skip("make is not installed")
     shutil.copy(ROOT / "Makefile", tmp_path / "Makefile")
+    (tmp_path / "deploy" / "local").mkdir(parents=True)
+    shutil.copy(ROOT / "deploy" / "local" / "test.sh", tmp_path / "deploy" / "local" / "test.sh")
     (tmp_path / "pyproject.toml").write_text("")
     (tmp_path / "uv.lock").write_text("")
     for tool in (
@@ -30,6 +33,8 @@ def clone(tmp_path: Path) -> Path:
         "deploy/local/chromium.sh",
         "deploy/local/flink-env.sh",
         "deploy/local/flink-kafka.sh",
+        "deploy/check/tools.sh",
+        "deploy/check/checkov.sh",
     ):
         path = tmp_path / tool
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -59,7 +64,7 @@ def test_make_up_after_make_test_keeps_the_dev_tools_and_installs_nothing(clone:
     make(clone, "test")
     assert make(clone, "up") == ["mce up"]
     again = make(clone, "test")
-    assert "pytest " in again and not [call for call in again if call.startswith("uv ")]
+    assert "pytest -m not deploy" in again and not [call for call in again if call.startswith("uv ")]
 
 
 def test_make_bench_installs_the_dev_tools(clone: Path) -> None:
@@ -75,4 +80,13 @@ def test_make_up_real_installs_the_dev_tools_then_starts_the_servers_and_the_pla
 def test_make_test_starts_the_real_servers_before_the_tests(clone: Path) -> None:
     make(clone, "test")
     calls = (clone / "calls.log").read_text().splitlines()
-    assert calls.index("servers.sh reset") < calls.index("servers.sh start") < calls.index("pytest ")
+    assert calls.index("servers.sh reset") < calls.index("servers.sh start") < calls.index("pytest -m not deploy")
+
+
+def test_make_test_runs_the_deployment_checks_last_once_their_checkers_are_built(clone: Path) -> None:
+    make(clone, "test")
+    calls = (clone / "calls.log").read_text().splitlines()
+    # shellcheck's apt install comes before the servers' (apt runs one at a time); the builds start in the background.
+    assert calls.index("tools.sh shellcheck") < calls.index("servers.sh reset")
+    assert calls.index("tools.sh ") < calls.index("pytest -m deploy")
+    assert calls.index("pytest -m not deploy") < calls.index("pytest -m deploy") == len(calls) - 1
