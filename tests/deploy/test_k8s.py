@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -582,3 +583,76 @@ def test_the_stream_job_s_arguments_and_environment_are_what_flink_job_reads(ren
     assert endpoint.connection_string == "given-EVENTHUBS_CONNECTION_STRING"
     assert endpoint.security_protocol == "SASL_SSL"
     assert flink["spec"]["image"].endswith("/stream:" + flink["spec"]["image"].rsplit(":", 1)[1])
+
+
+# --- configure.sh -------------------------------------------------------------------------------------------------
+
+AWS_OUTPUTS = {
+    "aws_region": "eu-west-1",
+    "rds_host": "db.abc.eu-west-1.rds.amazonaws.com",
+    "rds_port": 5432,
+    "rds_user": "mce",
+    "rds_sslmode": "verify-full",
+    "kafka_bootstrap": "b-1.k.eu-west-1.amazonaws.com:9096",
+    "opensearch_endpoint": "https://vpc-s.eu-west-1.es.amazonaws.com",
+    "dynamodb_table": "shop-carts",
+    "dynamodb_outbox_table": "shop-carts-outbox",
+    "s3_bucket": "shop-uploads",
+    "public_url": "https://shop.example.org",
+    "ecr_registry": "210987654321.dkr.ecr.eu-west-1.amazonaws.com",
+    "irsa_role_arns": {n: f"arn:aws:iam::210987654321:role/shop-{n}" for n in ("frontend", "product", "cart")},
+    "acm_certificate_arn": "arn:aws:acm:eu-west-1:210987654321:certificate/1111",
+}
+AZURE_OUTPUTS = {"eventhubs_bootstrap": "shop.servicebus.windows.net:9093", "acr_login_server": "shop.azurecr.io"}
+
+
+def configure(tmp_path: Path, aws: dict[str, Any], *args: str) -> subprocess.CompletedProcess[str]:
+    """configure.sh --no-secrets on a copy of deploy/k8s and deploy/gitops, from outputs files."""
+    import shutil
+
+    root = tmp_path / "repo"
+    for part in ("k8s", "gitops"):
+        shutil.copytree(K8S.parent / part, root / "deploy" / part)
+    files = {}
+    for side, values in (("aws", aws), ("azure", AZURE_OUTPUTS)):
+        files[side] = tmp_path / f"{side}.json"
+        files[side].write_text(json.dumps({k: {"value": v, "sensitive": False} for k, v in values.items()}))
+    env = {
+        **os.environ,
+        "MCE_K8S_ROOT": str(root),
+        "MCE_TF_AWS_OUTPUTS": str(files["aws"]),
+        "MCE_TF_AZURE_OUTPUTS": str(files["azure"]),
+        "KUSTOMIZE": tool("kustomize"),
+    }
+    return subprocess.run(
+        [str(K8S / "aws" / "configure.sh"), "--no-secrets", *args], env=env, capture_output=True, text=True
+    )
+
+
+def test_configure_fills_the_overlays_from_terraform_outputs(tmp_path: Path) -> None:
+    done = configure(tmp_path, AWS_OUTPUTS, "--tag", "abc1234", "--repo", "https://git.example.org/shop.git")
+    assert done.returncode == 0, done.stderr
+    root = tmp_path / "repo"
+    kustomize = tool("kustomize")
+    config = dict(
+        line.split("=", 1) for line in (root / "deploy/k8s/aws/common/config.env").read_text().splitlines()
+    )
+    assert config["RDS_HOST"] == AWS_OUTPUTS["rds_host"] and config["MCE_PUBLIC_URL"] == "https://shop.example.org"
+    assert config["EVENTHUBS_BOOTSTRAP"] == AZURE_OUTPUTS["eventhubs_bootstrap"]
+    for name in EKS:
+        items = [d for d in yaml.safe_load_all(run(kustomize, "build", str(root / "deploy/k8s/aws" / name))) if d]
+        [container] = one(items, "Deployment", name)["spec"]["template"]["spec"]["containers"]
+        assert container["image"] == f"{AWS_OUTPUTS['ecr_registry']}/{name}:abc1234"
+        if name == "mirrormaker":
+            continue
+        annotations = one(items, "ServiceAccount", name)["metadata"].get("annotations", {})
+        assert annotations.get("eks.amazonaws.com/role-arn") == AWS_OUTPUTS["irsa_role_arns"].get(name), name
+    stream = [d for d in yaml.safe_load_all(run(kustomize, "build", str(root / "deploy/k8s/azure/stream"))) if d]
+    assert one(stream, "FlinkDeployment", "stream")["spec"]["image"] == "shop.azurecr.io/stream:abc1234"
+    assert "https://git.example.org/shop.git" in (root / "deploy/gitops/apps/cart.yaml").read_text()
+
+
+def test_configure_stops_when_terraform_lacks_an_output_the_configmap_needs(tmp_path: Path) -> None:
+    done = configure(tmp_path, {k: v for k, v in AWS_OUTPUTS.items() if k != "rds_host"})
+    assert done.returncode != 0
+    assert "no output 'rds_host'" in done.stderr
