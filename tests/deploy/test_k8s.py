@@ -656,3 +656,42 @@ def test_configure_stops_when_terraform_lacks_an_output_the_configmap_needs(tmp_
     done = configure(tmp_path, {k: v for k, v in AWS_OUTPUTS.items() if k != "rds_host"})
     assert done.returncode != 0
     assert "no output 'rds_host'" in done.stderr
+
+
+# --- a real API server ----------------------------------------------------------------------------------------------
+
+BOTH_RULES_PDB = """apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: both, namespace: mce}
+spec:
+  minAvailable: 1
+  maxUnavailable: 1
+  selector: {matchLabels: {app: both}}
+"""
+
+
+@pytest.mark.apiserver
+def test_the_api_server_accepts_every_rendered_manifest_and_refuses_a_pdb_with_both_rules(
+    rendered: Path, tmp_path: Path
+) -> None:
+    for name in ("etcd", "kube-apiserver", "kubectl"):
+        tool(name)
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "pdb.yaml").write_text(BOTH_RULES_PDB)
+    # kubeconform's schemas let this PDB through: only the server knows the two rules exclude each other.
+    assert kubeconform(bad / "pdb.yaml").returncode == 0
+    done = subprocess.run(
+        [str(CHECK / "apiserver.sh"), str(rendered), str(CHECK / "crds"), str(bad)],
+        env={**os.environ, **k8s_env()},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    results = dict(
+        reversed(line.split(" ", 1)) for line in done.stdout.splitlines() if line.startswith(("ok ", "FAILED "))
+    )
+    failed = {path for path, verdict in results.items() if verdict == "FAILED"}
+    assert failed == {str(bad / "pdb.yaml")}, done.stdout + done.stderr[-3000:]
+    assert "minAvailable and maxUnavailable cannot be both set" in done.stdout
+    assert len(results) == len(list(rendered.rglob("*.yaml"))) + len(list((CHECK / "crds").glob("*.yaml"))) + 1
