@@ -695,3 +695,16 @@ def test_the_api_server_accepts_every_rendered_manifest_and_refuses_a_pdb_with_b
     assert failed == {str(bad / "pdb.yaml")}, done.stdout + done.stderr[-3000:]
     assert "minAvailable and maxUnavailable cannot be both set" in done.stdout
     assert len(results) == len(list(rendered.rglob("*.yaml"))) + len(list((CHECK / "crds").glob("*.yaml"))) + 1
+
+
+def test_the_stream_job_s_pod_template_is_a_valid_pod(rendered: Path, tmp_path: Path) -> None:
+    # The FlinkDeployment schema keeps podTemplate open (it is a whole Pod): check it against the Pod schema instead.
+    flink = one(objects(rendered, "azure-stream"), "FlinkDeployment", "stream")
+    pod = {"apiVersion": "v1", "kind": "Pod", **flink["spec"]["podTemplate"]}
+    pod["metadata"] = {**pod.get("metadata", {}), "name": "stream-template"}
+    (tmp_path / "pod.yaml").write_text(yaml.safe_dump(pod))
+    done = kubeconform(tmp_path / "pod.yaml")
+    assert done.returncode == 0, done.stdout
+    pod["spec"]["containers"][0]["envFrom"] = [{"configMapRef": {"nam": "x"}}]
+    (tmp_path / "pod.yaml").write_text(yaml.safe_dump(pod))
+    assert kubeconform(tmp_path / "pod.yaml").returncode != 0
