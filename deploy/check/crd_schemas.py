@@ -29,7 +29,11 @@ def strict(node: Any) -> Any:
     out = {key: strict(value) for key, value in node.items() if not key.startswith("x-kubernetes-")}
     if node.get("x-kubernetes-int-or-string"):
         out["type"] = ["string", "integer"]
-    if "properties" in out and "additionalProperties" not in out and not node.get("x-kubernetes-preserve-unknown-fields"):
+    if (
+        "properties" in out
+        and "additionalProperties" not in out
+        and not node.get("x-kubernetes-preserve-unknown-fields")
+    ):
         out["additionalProperties"] = False
     return out
 
@@ -54,7 +58,11 @@ def main(argv: list[str]) -> int:
     """Write the schemas, or with --check report those that are stale."""
     wanted = schemas()
     if "--check" in argv:
-        stale = [name for name, text in wanted.items() if not (SCHEMAS / name).is_file() or (SCHEMAS / name).read_text() != text]
+        stale = [
+            name
+            for name, text in wanted.items()
+            if not (SCHEMAS / name).is_file() or (SCHEMAS / name).read_text() != text
+        ]
         extra = [p.name for p in SCHEMAS.glob("*.json") if p.name not in wanted]
         for name in stale + extra:
             print(f"deploy/check/schemas/{name} does not match deploy/check/crds (run deploy/check/crd_schemas.py)")

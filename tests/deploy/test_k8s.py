@@ -113,7 +113,8 @@ def test_every_rendered_manifest_and_crd_is_valid_against_the_schemas(rendered: 
 BAD_MANIFESTS = {
     "typo.yaml": (
         "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\nspec:\n  selector: {matchLabels: {app: x}}\n"
-        "  template:\n    metadata: {labels: {app: x}}\n    spec:\n      containers: [{name: x, image: 'x:1', resoruces: {}}]\n",
+        "  template:\n    metadata: {labels: {app: x}}\n"
+        "    spec:\n      containers: [{name: x, image: 'x:1', resoruces: {}}]\n",
         "additional properties 'resoruces' not allowed",
     ),
     "unknown-kind.yaml": ("apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: x}\n", "could not find schema"),
@@ -172,7 +173,8 @@ def test_checkov_refuses_a_privileged_root_pod(tmp_path: Path) -> None:
         pytest.skip("checkov is not installed: run deploy/check/checkov.sh")
     (tmp_path / "bad.yaml").write_text(
         "apiVersion: v1\nkind: Pod\nmetadata: {name: bad, namespace: mce}\n"
-        "spec:\n  containers:\n    - name: bad\n      image: bad:1\n      securityContext: {privileged: true, runAsUser: 0}\n"
+        "spec:\n  containers:\n    - name: bad\n      image: bad:1\n"
+        "      securityContext: {privileged: true, runAsUser: 0}\n"
     )
     done = subprocess.run(
         [SCRIPT, "checkov", str(tmp_path)], env={**os.environ, **k8s_env()}, capture_output=True, text=True, timeout=900
@@ -256,7 +258,10 @@ def test_hpas_are_exactly_where_the_design_has_them_with_its_ranges_and_a_60_per
         assert spec["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": name}
         assert (spec["minReplicas"], spec["maxReplicas"]) == replicas
         assert spec["metrics"] == [
-            {"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 60}}}
+            {
+                "type": "Resource",
+                "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 60}},
+            }
         ]
         # The HPA owns the count: a replicas field would fight it on every ArgoCD sync.
         assert "replicas" not in deployment["spec"]
@@ -406,7 +411,9 @@ def test_every_server_has_startup_readiness_and_liveness_probes(rendered: Path) 
         assert "startupProbe" in container
         data_dir = {e["name"]: e.get("value") for e in container["env"]}["MCE_DATA_DIR"]
         assert data_dir in {m["mountPath"] for m in container["volumeMounts"]}
-    [mirror] = one(objects(rendered, "mirrormaker"), "Deployment", "mirrormaker")["spec"]["template"]["spec"]["containers"]
+    [mirror] = one(objects(rendered, "mirrormaker"), "Deployment", "mirrormaker")["spec"]["template"]["spec"][
+        "containers"
+    ]
     assert {"startupProbe", "readinessProbe", "livenessProbe"} <= set(mirror)
 
 
@@ -462,7 +469,9 @@ def container_env(rendered: Path, name: str, config: dict[str, str]) -> dict[str
         ref = item["valueFrom"]
         if "secretKeyRef" in ref:
             assert ref["secretKeyRef"]["name"] == "mce-secrets"
-            assert ref["secretKeyRef"]["key"] in templates, f"{name}: {ref['secretKeyRef']['key']} is not in the template"
+            assert ref["secretKeyRef"]["key"] in templates, (
+                f"{name}: {ref['secretKeyRef']['key']} is not in the template"
+            )
             env[item["name"]] = f"dummy-{item['name'].lower()}-0123456789abcdef"
         else:
             key = ref["configMapKeyRef"]["key"]
@@ -634,9 +643,7 @@ def test_configure_fills_the_overlays_from_terraform_outputs(tmp_path: Path) -> 
     assert done.returncode == 0, done.stderr
     root = tmp_path / "repo"
     kustomize = tool("kustomize")
-    config = dict(
-        line.split("=", 1) for line in (root / "deploy/k8s/aws/common/config.env").read_text().splitlines()
-    )
+    config = dict(line.split("=", 1) for line in (root / "deploy/k8s/aws/common/config.env").read_text().splitlines())
     assert config["RDS_HOST"] == AWS_OUTPUTS["rds_host"] and config["MCE_PUBLIC_URL"] == "https://shop.example.org"
     assert config["EVENTHUBS_BOOTSTRAP"] == AZURE_OUTPUTS["eventhubs_bootstrap"]
     for name in EKS:
