@@ -454,9 +454,10 @@ def common_config(rendered: Path) -> dict[str, str]:
     return one(objects(rendered, "common"), "ConfigMap", "mce-common")["data"]
 
 
-def container_env(rendered: Path, name: str, config: dict[str, str]) -> dict[str, str]:
-    """The environment a deployable's container gets: the ConfigMap's envFrom, its own env, dummy secret values."""
-    [container] = one(objects(rendered, name), "Deployment", name)["spec"]["template"]["spec"]["containers"]
+def container_env(rendered: Path, name: str, config: dict[str, str], kind: str = "Deployment") -> dict[str, str]:
+    """The environment a deployable's container (or its migration Job's) gets: envFrom, env, dummy secret values."""
+    workload = one(objects(rendered, name), kind, name if kind == "Deployment" else f"{name}-migrate")
+    [container] = workload["spec"]["template"]["spec"]["containers"]
     env: dict[str, str] = {}
     for source in container.get("envFrom", []):
         assert source["configMapRef"]["name"] == "mce-common"
@@ -561,6 +562,22 @@ def test_each_service_starts_in_production_from_the_rendered_environment_on_the_
         field = variable.removeprefix("MCE_").lower()
         if field in type(settings).model_fields:
             assert getattr(settings, field) == f"http://{field.removesuffix('_url')}.mce.svc.cluster.local:8000"
+
+
+@pytest.mark.parametrize("name", sorted(MIGRATED))
+def test_each_migration_job_reaches_the_service_s_own_database_on_rds(
+    rendered: Path, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = container_env(rendered, name, common_config(rendered), kind="Job")
+    for variable in list(os.environ):
+        if variable.startswith(("MCE_", "RDS_")):
+            monkeypatch.delenv(variable)
+    for variable, value in env.items():
+        monkeypatch.setenv(variable, value)
+    settings = load_settings(registry.BY_NAME[name].settings_class())
+    assert settings.production and settings.rds_password is not None
+    assert settings.resolved_url().startswith("postgresql+psycopg://mce:dummy-rds_password-0123456789abcdef@")
+    assert f"/mce_{name}?sslmode=" in settings.resolved_url()
 
 
 def test_mirrormaker_gets_every_variable_its_properties_read(rendered: Path) -> None:
