@@ -693,6 +693,18 @@ spec:
   selector: {matchLabels: {app: both}}
 """
 
+# Valid to the schemas, but its pods would break the restricted Pod Security Standard namespace mce enforces.
+ROOT_DEPLOYMENT = """apiVersion: apps/v1
+kind: Deployment
+metadata: {name: root, namespace: mce}
+spec:
+  selector: {matchLabels: {app: root}}
+  template:
+    metadata: {labels: {app: root}}
+    spec:
+      containers: [{name: root, image: "root:1", securityContext: {runAsUser: 0}}]
+"""
+
 
 @pytest.mark.apiserver
 def test_the_api_server_accepts_every_rendered_manifest_and_refuses_a_pdb_with_both_rules(
@@ -703,6 +715,7 @@ def test_the_api_server_accepts_every_rendered_manifest_and_refuses_a_pdb_with_b
     bad = tmp_path / "bad"
     bad.mkdir()
     (bad / "pdb.yaml").write_text(BOTH_RULES_PDB)
+    (bad / "root.yaml").write_text(ROOT_DEPLOYMENT)
     # kubeconform's schemas let this PDB through: only the server knows the two rules exclude each other.
     assert kubeconform(bad / "pdb.yaml").returncode == 0
     done = subprocess.run(
@@ -716,9 +729,10 @@ def test_the_api_server_accepts_every_rendered_manifest_and_refuses_a_pdb_with_b
         reversed(line.split(" ", 1)) for line in done.stdout.splitlines() if line.startswith(("ok ", "FAILED "))
     )
     failed = {path for path, verdict in results.items() if verdict == "FAILED"}
-    assert failed == {str(bad / "pdb.yaml")}, done.stdout + done.stderr[-3000:]
+    assert failed == {str(bad / "pdb.yaml"), str(bad / "root.yaml")}, done.stdout + done.stderr[-3000:]
     assert "minAvailable and maxUnavailable cannot be both set" in done.stdout
-    assert len(results) == len(list(rendered.rglob("*.yaml"))) + len(list((CHECK / "crds").glob("*.yaml"))) + 1
+    assert "would violate PodSecurity" in done.stdout
+    assert len(results) == len(list(rendered.rglob("*.yaml"))) + len(list((CHECK / "crds").glob("*.yaml"))) + 2
 
 
 def test_the_stream_job_s_pod_template_is_a_valid_pod(rendered: Path, tmp_path: Path) -> None:
