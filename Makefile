@@ -12,7 +12,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 RUNTIME := $(VENV)/.installed-runtime
 DEV := $(VENV)/.installed-dev
 
-.PHONY: up up-real test install install-dev bench load lock clean images
+.PHONY: up up-real test deploy-check install install-dev bench load lock clean images
 
 up: install ## run every service on embedded backends and print the storefront URL
 	$(VENV)/bin/mce up
@@ -22,9 +22,14 @@ up-real: install-dev ## the same platform on real local servers (PostgreSQL, Kaf
 
 # The real servers start from empty (the end-to-end tests on them use fixed names) and print their endpoints as
 # NAME=value; the tests read them as MCE_TEST_NAME. The deployment checkers (kustomize, kubeconform, promtool, conftest,
-# tflint, OpenTofu, trivy, actionlint) build from the Go module proxy meanwhile, once per version, into .tools/deploy.
+# tflint, OpenTofu, trivy, actionlint, etcd, kube-apiserver, kubectl) build from the Go module proxy meanwhile, once per
+# version, into .tools/deploy.
 test: install-dev ## install and start the test servers and the deployment checkers, then run every test
 	deploy/local/test.sh
+
+deploy-check: install-dev ## only the offline checks of the deployment artifacts (no test servers): images' scans, manifests, Terraform, workflows, rules
+	@tools=$$(deploy/check/tools.sh) && checkov=$$(deploy/check/checkov.sh) && \
+	MCE_DEPLOY_TOOLS_BIN="$$tools" MCE_CHECKOV="$$checkov" MCE_REQUIRE_TEST_SERVERS=1 $(VENV)/bin/pytest -m deploy
 
 install: $(RUNTIME) ## create the virtual environment from the lock file, with what the platform runs on
 

@@ -16,7 +16,7 @@ python="${MCE_PYTHON:-python3}"
 log() { echo "[apiserver] $*" >&2; }
 die() { log "$*"; exit 1; }
 for name in etcd kube-apiserver kubectl; do
-  [ -x "$bin/$name" ] || die "$name is not built: run deploy/check/tools.sh $name"
+  [ -x "$bin/$name" ] || die "$name is not built: run deploy/check/tools.sh etcd kube"
 done
 command -v openssl >/dev/null || die "openssl is needed for the server's certificates"
 

@@ -131,7 +131,7 @@ ensure_shellcheck() {
 }
 
 names=("$@")
-[ "${#names[@]}" -gt 0 ] || names=(shellcheck kustomize kubeconform actionlint promtool conftest tflint tofu trivy)
+[ "${#names[@]}" -gt 0 ] || names=(shellcheck kustomize kubeconform actionlint promtool conftest tflint tofu trivy etcd kube)
 for name in "${names[@]}"; do
   if [ "$name" = shellcheck ]; then ensure_shellcheck; else ensure "$name"; fi
 done
