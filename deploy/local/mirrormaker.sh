@@ -70,28 +70,15 @@ write_config() {
       echo "clusters=msk, eventhubs"
       echo "msk.bootstrap.servers=$source_bootstrap"
       target_client "eventhubs."
-      echo "msk->eventhubs.enabled=true"
-      echo "eventhubs->msk.enabled=false"
+      cat "$repo/deploy/mirrormaker/replication.properties"
       echo "msk->eventhubs.topics=$escaped, $escaped\\..*, ${probe_topic//./\\.}"
-      # A topic's dead letters stay with the side that made them; Connect's own topics are never mirrored.
-      echo "msk->eventhubs.topics.exclude=.*\\.dlq, .*[\\-\\.]internal, .*\\.replica, __.*"
-      echo "replication.policy.class=mce.mirror.RenameReplicationPolicy"
       echo "replication.policy.topic.renames=$from_topic:$to_hub"
       echo "refresh.topics.interval.seconds=$refresh"
-      echo "sync.topic.configs.enabled=false"
-      echo "sync.topic.acls.enabled=false"
-      echo "emit.heartbeats.enabled=false"
-      echo "emit.checkpoints.enabled=false"
-      echo "sync.group.offsets.enabled=false"
-      echo "offset-syncs.topic.location=source"
-      echo "tasks.max=1"
       for setting in replication.factor offset-syncs.topic.replication.factor heartbeats.topic.replication.factor \
         checkpoints.topic.replication.factor config.storage.replication.factor offset.storage.replication.factor \
         status.storage.replication.factor; do
         echo "$setting=1"
       done
-      # Copy each event on at once rather than batching it for Kafka 4's default 5 ms.
-      echo "eventhubs.producer.linger.ms=0"
     } >"$home/mm2.properties"
     echo "bootstrap.servers=$source_bootstrap" >"$home/probe-source.properties"
     target_client "" >"$home/probe-target.properties"

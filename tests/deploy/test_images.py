@@ -405,3 +405,44 @@ def test_trivy_config_passes_the_dockerfiles_and_rejects_a_bad_one(tmp_path: Pat
     done = subprocess.run([trivy, *scan, str(tmp_path / "bad")], capture_output=True, text=True)
     assert done.returncode != 0, done.stdout + done.stderr
     assert re.search(r"DS-?0*2\b", done.stdout + done.stderr), "trivy did not flag the root user"
+
+
+def _entrypoint(tmp_path: Path, *args: str, **env: str) -> list[str]:
+    """Run the MirrorMaker image's entrypoint with a `java` that only records its arguments; those arguments."""
+    stub = tmp_path / "bin"
+    stub.mkdir(exist_ok=True)
+    (stub / "java").write_text('#!/bin/sh\nprintf "%s\\n" "$@" >"$JAVA_ARGS"\n')
+    (stub / "java").chmod(0o755)
+    record = tmp_path / "java-args"
+    environ = {
+        "PATH": f"{stub}:/usr/bin:/bin",
+        "JAVA_ARGS": str(record),
+        "MCE_MIRROR_HOME": str(tmp_path / "home"),
+        "MCE_MIRROR_REPLICATION_PROPERTIES": str(REPO / "deploy" / "mirrormaker" / "replication.properties"),
+        **env,
+    }
+    subprocess.run(["sh", str(DOCKER / "mirrormaker" / "entrypoint.sh"), *args], env=environ, check=True, timeout=30)
+    return record.read_text().splitlines()
+
+
+def test_mirrormaker_runs_the_properties_file_it_is_given_as_kubernetes_mounts_it(tmp_path: Path) -> None:
+    given = tmp_path / "mm2.properties"
+    given.write_text("clusters=msk, eventhubs\n")
+    args = _entrypoint(tmp_path, str(given))
+    assert args[-2:] == ["org.apache.kafka.connect.mirror.MirrorMaker", str(given)]
+    assert not (tmp_path / "home").exists()
+
+
+def test_mirrormaker_without_a_file_writes_one_from_the_environment_with_the_shared_replication_settings(
+    tmp_path: Path,
+) -> None:
+    args = _entrypoint(tmp_path, KAFKA_BOOTSTRAP="kafka:9092", EVENTHUBS_BOOTSTRAP="eventhubs:9093")
+    written = Path(args[-1]).read_text()
+    shared = (REPO / "deploy" / "mirrormaker" / "replication.properties").read_text()
+    for line in shared.splitlines():
+        if line and not line.startswith("#"):
+            assert line in written.splitlines(), line
+    assert (
+        "msk.bootstrap.servers=kafka:9092" in written
+        and "replication.policy.topic.renames=user-events:events" in written
+    )

@@ -590,6 +590,10 @@ def test_mirrormaker_gets_every_variable_its_properties_read(rendered: Path) -> 
     assert "replication.policy.topic.renames=user-events:events" in properties
     [container] = one(items, "Deployment", "mirrormaker")["spec"]["template"]["spec"]["containers"]
     assert container["args"] == ["/etc/mirrormaker/mm2.properties"]
+    # The settings every run of ours shares (locally and in the image's own config) are this one's too.
+    shared = (REPO / "deploy" / "mirrormaker" / "replication.properties").read_text().splitlines()
+    lines = {line.strip() for line in properties.splitlines()}
+    assert [line for line in shared if line and not line.startswith("#") and line not in lines] == []
 
 
 def test_the_stream_job_s_arguments_and_environment_are_what_flink_job_reads(rendered: Path) -> None:
