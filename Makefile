@@ -22,13 +22,12 @@ up-real: install-dev ## the same platform on real local servers (PostgreSQL, Kaf
 
 # The real servers start from empty (the end-to-end tests on them use fixed names) and print their endpoints as
 # NAME=value; the tests read them as MCE_TEST_NAME. The deployment checkers (kustomize, kubeconform, promtool, conftest,
-# tflint, OpenTofu, trivy, actionlint, etcd, kube-apiserver, kubectl) build from the Go module proxy meanwhile, once per
-# version, into .tools/deploy.
+# tflint, OpenTofu, trivy, actionlint) build from the Go module proxy meanwhile, once per version, into .tools/deploy.
 test: install-dev ## install and start the test servers and the deployment checkers, then run every test
 	deploy/local/test.sh
 
-deploy-check: install-dev ## only the offline checks of the deployment artifacts (no test servers): images' scans, manifests, Terraform, workflows, rules
-	@tools=$$(deploy/check/tools.sh) && checkov=$$(deploy/check/checkov.sh) && \
+deploy-check: install-dev ## every offline check of the deployment artifacts (no test servers), with the API server's dry run of every manifest
+	@tools=$$(deploy/check/tools.sh) && deploy/check/tools.sh etcd kube >/dev/null && checkov=$$(deploy/check/checkov.sh) && \
 	MCE_DEPLOY_TOOLS_BIN="$$tools" MCE_CHECKOV="$$checkov" MCE_REQUIRE_TEST_SERVERS=1 $(VENV)/bin/pytest -m deploy
 
 install: $(RUNTIME) ## create the virtual environment from the lock file, with what the platform runs on

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build the deployment checkers from the Go module proxy into .tools/deploy/bin (once per version), install
-# Debian's shellcheck, and print the bin folder. Usage: tools.sh [name...] (default: every tool make test needs).
+# Debian's shellcheck, and print the bin folder. Usage: tools.sh [name...] (default: every tool make test needs;
+# `tools.sh etcd kube` adds the API server that make deploy-check also runs).
 # Each build uses a throwaway Go build cache, dropped afterwards: kube-apiserver's alone grows past 10 GB.
 # `tools.sh shellcheck` only installs shellcheck (apt), so the Go builds can run beside other apt users.
 # Settings: MCE_DEPLOY_TOOLS (<repo>/.tools/deploy) is where the binaries go.
@@ -131,7 +132,7 @@ ensure_shellcheck() {
 }
 
 names=("$@")
-[ "${#names[@]}" -gt 0 ] || names=(shellcheck kustomize kubeconform actionlint promtool conftest tflint tofu trivy etcd kube)
+[ "${#names[@]}" -gt 0 ] || names=(shellcheck kustomize kubeconform actionlint promtool conftest tflint tofu trivy)
 for name in "${names[@]}"; do
   if [ "$name" = shellcheck ]; then ensure_shellcheck; else ensure "$name"; fi
 done

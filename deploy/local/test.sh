@@ -35,5 +35,7 @@ if ! wait "$tools_pid"; then
   exit 1
 fi
 trap - EXIT
-MCE_DEPLOY_TOOLS_BIN="$(tail -n 1 .mce/deploy-tools.out)" "$venv/bin/pytest" -m deploy "$@" || status=$?
+# The API server's dry run (etcd and kube-apiserver, another ~6 minutes of building on a fresh machine) is left to
+# `make deploy-check`, which keeps a fresh machine's `make test` under 30 minutes.
+MCE_DEPLOY_TOOLS_BIN="$(tail -n 1 .mce/deploy-tools.out)" "$venv/bin/pytest" -m "deploy and not apiserver" "$@" || status=$?
 exit "$status"
