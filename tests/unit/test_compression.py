@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 
 import pytest
+from fastapi.responses import StreamingResponse
 from fastapi.testclient import TestClient
 
 from mce.kit.app import create_service_app
@@ -19,6 +20,14 @@ def _client() -> TestClient:
     @app.get("/big")
     async def big() -> dict:
         return BIG
+
+    @app.get("/stream")
+    async def stream() -> StreamingResponse:
+        async def chunks():
+            for n in range(50):
+                yield f"line {n}: ".encode() + b"x" * 200 + b"\n"
+
+        return StreamingResponse(chunks(), media_type="text/plain")
 
     @app.get("/small")
     async def small() -> dict:
@@ -49,3 +58,10 @@ def test_a_small_answer_is_not_worth_compressing() -> None:
     with _client() as client:
         answer = client.get("/small", headers={"Accept-Encoding": "gzip"})
     assert "content-encoding" not in answer.headers and answer.json() == {"ok": True}
+
+
+def test_a_streamed_answer_is_gzipped_as_it_streams() -> None:
+    with _client() as client:
+        answer = client.get("/stream", headers={"Accept-Encoding": "gzip"})
+    assert answer.headers["content-encoding"] == "gzip" and "content-length" not in answer.headers
+    assert answer.text == "".join(f"line {n}: " + "x" * 200 + "\n" for n in range(50))

@@ -15,9 +15,8 @@ from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 from prometheus_client import start_http_server
 from starlette.middleware import Middleware
-from starlette.middleware.gzip import GZipMiddleware
-from starlette.types import ASGIApp, Receive, Scope, Send
 
+from mce.kit.compression import GzipWhenAccepted
 from mce.kit.errors import ErrorBody, install_error_handlers
 from mce.kit.metrics import HttpMetrics
 from mce.kit.middleware import BodyLimits, RequestContextMiddleware, json_500
@@ -29,9 +28,6 @@ log = logging.getLogger(__name__)
 
 Check = Callable[[], Awaitable[Any]]
 READINESS_TIMEOUT_S = 2.0
-# Compressing costs CPU per response; level 5 keeps most of level 9's saving for a third of its time.
-GZIP_LEVEL = 5
-GZIP_MIN_BYTES = 1024
 # Our own middleware traces and counts every request (kit.tracing, kit.metrics). FastAPI's would only double the
 # spans, and deciding per request whether it is on cost a sixth of a gateway relay's Python time (measured here).
 FASTAPI_TELEMETRY_OFF = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}
@@ -58,30 +54,6 @@ async def _run_check(item: ReadinessCheck) -> str:
         return "ok"
     except Exception as exc:  # readiness reports any failure rather than raising it
         return f"failed: {type(exc).__name__}: {exc}"[:200]
-
-
-class GzipWhenAccepted:
-    """Starlette's gzip compression, for the requests that accept gzip; the rest go straight to the app.
-
-    Starlette wraps every response, compressed or not, which cost a tenth of a catalog read's Python time on the
-    product service, whose caller (the gateway) never accepts gzip. An answer to such a caller carries no
-    `Vary: Accept-Encoding`: it is the identity form, which any client can read, so a cache may serve it to all.
-    """
-
-    def __init__(self, app: ASGIApp, *, minimum_size: int, compresslevel: int) -> None:
-        self.app = app
-        self.gzip = GZipMiddleware(app, minimum_size=minimum_size, compresslevel=compresslevel)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and accepts_gzip(scope):
-            await self.gzip(scope, receive, send)
-        else:
-            await self.app(scope, receive, send)
-
-
-def accepts_gzip(scope: Scope) -> bool:
-    """Whether the request's Accept-Encoding names gzip (as Starlette's gzip middleware reads it)."""
-    return any(name == b"accept-encoding" and b"gzip" in value for name, value in scope["headers"])
 
 
 def add_stats_route(app: FastAPI, endpoint: Callable[..., Any], summary: str) -> None:
@@ -163,7 +135,7 @@ def create_service_app(
     # context last, outermost.
     for item in reversed(middleware):
         app.add_middleware(item.cls, *item.args, **item.kwargs)
-    app.add_middleware(GzipWhenAccepted, minimum_size=GZIP_MIN_BYTES, compresslevel=GZIP_LEVEL)
+    app.add_middleware(GzipWhenAccepted)
     for item in reversed(edge):
         app.add_middleware(item.cls, *item.args, **item.kwargs)
     app.add_middleware(

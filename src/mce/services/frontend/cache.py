@@ -21,11 +21,10 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from urllib.parse import urlencode
 
-from isal import igzip
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mce.kit.app import GZIP_MIN_BYTES, accepts_gzip
+from mce.kit.compression import GZIP_MIN_BYTES, accepts_gzip, compress
 from mce.kit.contracts import MAX_ID, ProductListQuery
 from mce.kit.errors import DomainError, domain_error_response
 from mce.kit.fastpath import path_id, query_model
@@ -37,8 +36,6 @@ CATEGORIES = SimpleNamespace(path="/api/categories")
 PRODUCT_PREFIX = "/api/products/"
 
 Key = tuple[str, str]
-# ISA-L's level 2 on a page of 20: 16 us and 2,339 bytes, against zlib level 5's 62 us and 2,281 bytes (measured here).
-PAGE_GZIP_LEVEL = 2
 # Reads the product service: its path and query string -> the response to hand back as it is.
 CatalogRead = Callable[[str], Awaitable[Response]]
 
@@ -223,11 +220,6 @@ class CatalogCacheMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.cache.handle(self.app, scope, receive, send)
-
-
-def compress(body: bytes) -> bytes:
-    """A page's gzip copy: a standard gzip member any client decompresses."""
-    return igzip.compress(body, compresslevel=PAGE_GZIP_LEVEL)
 
 
 async def _send_entry(entry: CachedResponse, outcome: bytes | None, scope: Scope, send: Send) -> None:
