@@ -111,3 +111,27 @@ def test_alone_with_the_configured_handler_the_line_skips_logging_records(stdout
         client.get("/things/4")
     assert ACCESS_LOGGER not in made
     assert [line["msg"] for line in _lines(stdout_log) if line["logger"] == ACCESS_LOGGER] == ["GET /things/4 200"]
+
+
+class BrokenPipe(io.StringIO):
+    """A stdout whose reader has gone away."""
+
+    def write(self, text: str) -> int:
+        raise BrokenPipeError("the reader has gone")
+
+
+def test_a_broken_log_stream_never_fails_the_request(monkeypatch) -> None:
+    monkeypatch.setattr("sys.stdout", BrokenPipe())
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level, access_log.handler, access_log.service
+    configure_logging("access-test", "INFO")
+    _alone(monkeypatch)
+    # logging's own report of a failing handler goes to stderr; it is not what this test is about.
+    monkeypatch.setattr(logging, "raiseExceptions", False)
+    try:
+        with TestClient(_app()) as client:
+            answer = client.get("/things/5")
+    finally:
+        root.handlers[:], level, access_log.handler, access_log.service = saved
+        root.setLevel(level)
+    assert answer.status_code == 200 and answer.json() == {"id": 5}

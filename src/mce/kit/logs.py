@@ -74,17 +74,20 @@ class AccessLog:
         if not logger.isEnabledFor(level):
             return
         handler = self.handler
-        if handler is None or logger.handlers or logging.root.handlers != [handler]:
-            fields = {"route": route, "status": status, "duration_ms": duration_ms}
-            logger.log(level, "%s %s %d", method, path, status, extra=fields)
-            return
-        entry = _entry(time.time(), logging.getLevelName(level).lower(), self.service, ACCESS_LOGGER, "")
-        entry["msg"] = f"{method} {path} {status}"
-        entry["route"], entry["status"], entry["duration_ms"] = route, status, duration_ms
-        line = orjson.dumps(entry).decode() + handler.terminator
-        with handler.lock:
-            handler.stream.write(line)
-            handler.stream.flush()
+        if handler is not None and not logger.handlers and logging.root.handlers == [handler]:
+            entry = _entry(time.time(), logging.getLevelName(level).lower(), self.service, ACCESS_LOGGER, "")
+            entry["msg"] = f"{method} {path} {status}"
+            entry["route"], entry["status"], entry["duration_ms"] = route, status, duration_ms
+            line = orjson.dumps(entry).decode() + handler.terminator
+            try:
+                with handler.lock:
+                    handler.stream.write(line)
+                    handler.stream.flush()
+                return
+            except Exception:  # a closed or broken stream: `logging` reports it its own way, never to the request
+                pass
+        fields = {"route": route, "status": status, "duration_ms": duration_ms}
+        logger.log(level, "%s %s %d", method, path, status, extra=fields)
 
 
 access_log = AccessLog()
