@@ -135,3 +135,12 @@ def test_a_broken_log_stream_never_fails_the_request(monkeypatch) -> None:
         root.handlers[:], level, access_log.handler, access_log.service = saved
         root.setLevel(level)
     assert answer.status_code == 200 and answer.json() == {"id": 5}
+
+
+def test_a_path_that_cannot_be_encoded_never_fails_the_request(stdout_log, monkeypatch) -> None:
+    _alone(monkeypatch)
+    monkeypatch.setattr(logging, "raiseExceptions", False)
+    # A lone surrogate is not valid UTF-8: the JSON encoder refuses it, and the line goes to logging instead.
+    access_log.write(logging.INFO, "GET", "/things/\ud800", 404, "<unmatched>", 0.1)
+    access_log.write(logging.INFO, "GET", "/things/6", 200, "/things/{thing_id}", 0.1)
+    assert [line["msg"] for line in _lines(stdout_log)] == ["GET /things/6 200"]

@@ -75,16 +75,16 @@ class AccessLog:
             return
         handler = self.handler
         if handler is not None and not logger.handlers and logging.root.handlers == [handler]:
-            entry = _entry(time.time(), logging.getLevelName(level).lower(), self.service, ACCESS_LOGGER, "")
-            entry["msg"] = f"{method} {path} {status}"
-            entry["route"], entry["status"], entry["duration_ms"] = route, status, duration_ms
-            line = orjson.dumps(entry).decode() + handler.terminator
+            message = f"{method} {path} {status}"
             try:
+                entry = _entry(time.time(), logging.getLevelName(level).lower(), self.service, ACCESS_LOGGER, message)
+                entry["route"], entry["status"], entry["duration_ms"] = route, status, duration_ms
+                line = orjson.dumps(entry).decode() + handler.terminator
                 with handler.lock:
                     handler.stream.write(line)
                     handler.stream.flush()
                 return
-            except Exception:  # a closed or broken stream: `logging` reports it its own way, never to the request
+            except Exception:  # a line it cannot encode, a closed or broken stream: `logging` reports those its own way
                 pass
         fields = {"route": route, "status": status, "duration_ms": duration_ms}
         logger.log(level, "%s %s %d", method, path, status, extra=fields)
