@@ -1,7 +1,7 @@
 """Starts services by forking a process that has already imported what all of them import.
 
 Nine Python services starting at once on two cores spend most of their start importing the same libraries (FastAPI,
-pydantic, SQLAlchemy, aiohttp, uvicorn: about 0.5 s of CPU each, every time). The fork server imports them once,
+pydantic, SQLAlchemy, uvicorn: about 0.5 s of CPU each, every time). The fork server imports them once,
 then forks each service from there, so a start pays only for the service's own modules. A service it forks is
 still the supervisor's own child, as with `subprocess`: the fork server forks twice and the supervisor, a Linux
 child subreaper, adopts the grandchild, so it can wait for it, see its exit code and signal its process group.
@@ -36,7 +36,6 @@ PRELOAD = (
     "sqlalchemy",
     "sqlalchemy.dialects.sqlite",
     "sqlalchemy.dialects.postgresql",
-    "aiohttp",
     "uvicorn",
     "uvicorn.loops.uvloop",
     "uvicorn.protocols.http.httptools_impl",
@@ -48,6 +47,7 @@ PRELOAD = (
     "mce.kit.contracts",
     "mce.kit.db",
     "mce.kit.http",
+    "mce.kit.keepalive",
     "mce.kit.logs",
     "mce.kit.bus.sqlite",
     "mce.kit.outbox",

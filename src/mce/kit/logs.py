@@ -112,4 +112,3 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
