@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, Program
 from starlette.concurrency import run_in_threadpool
 
 from mce.kit.errors import Conflict, Unavailable
+from mce.kit.wal import enable_wal
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -59,8 +60,8 @@ def make_engine(url: str) -> Engine:
         def _pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001 - DB-API objects are untyped
             # We begin transactions ourselves (below), so the driver must not.
             dbapi_conn.isolation_level = None
+            enable_wal(dbapi_conn)
             cursor = dbapi_conn.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")

@@ -11,6 +11,8 @@ from typing import Any
 
 import orjson
 
+from mce.kit.wal import enable_wal
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS checkpoints (
     grp TEXT NOT NULL,
@@ -38,7 +40,7 @@ class SqliteCheckpointStore:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
-        self._conn.execute("PRAGMA journal_mode=WAL")
+        enable_wal(self._conn)
         # FULL: the bus offset is committed right after a checkpoint, so a checkpoint must outlive even an OS crash.
         self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.execute(_SCHEMA)

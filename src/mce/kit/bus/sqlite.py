@@ -14,6 +14,7 @@ from pathlib import Path
 
 from mce.kit.bus.port import Delivery, EventBus, Subscription
 from mce.kit.events import Event
+from mce.kit.wal import enable_wal
 
 POLL_INTERVAL_S = 0.02
 PARTITION = 0
@@ -51,7 +52,7 @@ DROP TABLE group_offsets;
 def _connect(path: Path) -> sqlite3.Connection:
     """A connection tuned for many processes sharing one file."""
     conn = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA journal_mode=WAL")
+    enable_wal(conn)
     # NORMAL in WAL mode survives a process crash; only an OS crash can lose the last commits.
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA busy_timeout=30000")
