@@ -251,13 +251,13 @@ def test_a_header_with_a_line_break_is_refused_before_anything_is_sent() -> None
     run(scenario())
 
 
-def test_a_target_with_spaces_line_breaks_or_non_ascii_is_percent_encoded() -> None:
+def test_a_target_with_spaces_line_breaks_a_hash_or_non_ascii_is_percent_encoded() -> None:
     async def scenario() -> None:
         async with ScriptedServer(always_ok) as server:
             transport = KeepAliveTransport(server.url + "/base/")
-            await transport.send("GET", "/search?q=a b\r\nX: 1&c=é%20", headers={}, body=None, timeout=5)
+            await transport.send("GET", "/search?q=a b\r\nX: 1&c=é%20#d", headers={}, body=None, timeout=5)
             await transport.aclose()
-        assert server.requests[0].startswith(b"GET /base/search?q=a%20b%0D%0AX:%201&c=%C3%A9%20 HTTP/1.1\r\n")
+        assert server.requests[0].startswith(b"GET /base/search?q=a%20b%0D%0AX:%201&c=%C3%A9%20%23d HTTP/1.1\r\n")
 
     run(scenario())
 

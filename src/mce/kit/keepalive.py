@@ -25,8 +25,9 @@ MAX_IDLE_S = 3.0
 MAX_CONNECT_S = 2.0
 # Methods the HTTP spec makes idempotent: one whose reused connection turned out closed is sent again on a new one.
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
-# What may stand in a request target unencoded; anything else (a space, a line break, non-ASCII) is percent-encoded.
-_TARGET_SAFE = "/?#[]@!$&'()*+,;=:%~"
+# What may stand in a request target unencoded; anything else (a space, a line break, non-ASCII, a '#', which would
+# end the target) is percent-encoded.
+_TARGET_SAFE = "/?[]@!$&'()*+,;=:%~"
 
 
 class _StaleConnection(Exception):
