@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Annotated, Protocol
 
-import orjson
 from fastapi import FastAPI, Request, Response
 from fastapi import Path as PathParam
 from starlette.concurrency import run_in_threadpool
@@ -85,7 +84,7 @@ async def open_store(settings: CartSettings, stack: AsyncExitStack, bus: EventBu
 
 
 def _cart(cart: Cart, status: int = 200) -> Response:
-    return Response(orjson.dumps(cart.to_json()), status, media_type=JSON)
+    return Response(cart.encoded, status, media_type=JSON)
 
 
 def create_app(settings: CartSettings | None = None, *, product_transport: Transport | None = None) -> FastAPI:

@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
+
+import orjson
 
 from mce.kit.contracts import (
     CART_LINES_MAX,
@@ -98,6 +101,11 @@ class Cart:
     def line(self, product_id: int) -> CartLine | None:
         """The line holding this product, if any."""
         return next((line for line in self.items if line.product_id == product_id), None)
+
+    @cached_property
+    def encoded(self) -> bytes:
+        """to_json as JSON bytes, made once: a write stores them and its answer sends the same."""
+        return orjson.dumps(self.to_json())
 
     def to_json(self) -> dict[str, Any]:
         """The cart as the API answers with it and the store keeps it."""

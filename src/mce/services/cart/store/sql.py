@@ -96,7 +96,7 @@ class SqlCartStore(CartStore):
         """The conditional write of one document: an insert for a new cart, else an update on the version read."""
         stored = replace(cart, version=1 if expected_version is None else expected_version + 1)
         values = {
-            "document": orjson.dumps(stored.to_json()).decode(),
+            "document": stored.encoded.decode(),
             "version": stored.version,
             "updated_at": stored.updated_at or datetime.now(UTC),
         }
