@@ -175,13 +175,14 @@ def test_a_read_on_a_connection_found_closed_is_sent_again_on_a_new_one() -> Non
     run(scenario())
 
 
-def test_a_write_on_a_connection_found_closed_is_never_sent_again() -> None:
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH"])
+def test_a_write_on_a_connection_found_closed_is_never_sent_again(method: str) -> None:
     async def scenario() -> None:
         async with ScriptedServer(_closes_on_second_request) as server:
             transport = KeepAliveTransport(server.url)
-            await transport.send("POST", "/orders", headers={}, body=b"{}", timeout=5)
+            await transport.send(method, "/orders/1", headers={}, body=b"{}", timeout=5)
             with pytest.raises(SendFailed, match="closed the connection before answering"):
-                await transport.send("POST", "/orders", headers={}, body=b"{}", timeout=5)
+                await transport.send(method, "/orders/1", headers={}, body=b"{}", timeout=5)
             await transport.aclose()
         # The second write reached the server once and only once: it may have been applied, so it is not repeated.
         assert len(server.requests) == 2

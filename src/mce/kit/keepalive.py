@@ -23,8 +23,9 @@ from mce.kit.http import HttpResponse, NotSent, SendFailed
 # as the server closes is lost. Well inside that, so the race stays theoretical.
 MAX_IDLE_S = 3.0
 MAX_CONNECT_S = 2.0
-# Methods the HTTP spec makes idempotent: one whose reused connection turned out closed is sent again on a new one.
-IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+# Reads whose reused connection turned out closed are sent again on a new one. A write is not, even a PUT: the
+# service may have applied it before the connection went; ServiceClient retries a write only with an idempotency key.
+RESENT_WHEN_STALE = frozenset({"GET", "HEAD", "OPTIONS"})
 # What may stand in a request target unencoded; anything else (a space, a line break, non-ASCII, a '#', which would
 # end the target) is percent-encoded.
 _TARGET_SAFE = "/?[]@!$&'()*+,;=:%~"
@@ -164,7 +165,7 @@ class KeepAliveTransport:
                 try:
                     return await self._exchange(connection, request, method == "HEAD", deadline)
                 except _StaleConnection as exc:
-                    if reused and method in IDEMPOTENT:
+                    if reused and method in RESENT_WHEN_STALE:
                         continue
                     raise SendFailed(f"the service closed the connection before answering ({exc})") from None
 
