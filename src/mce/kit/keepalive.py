@@ -146,7 +146,10 @@ class KeepAliveTransport:
         self.host = parts.hostname
         self.port = parts.port or (443 if parts.scheme == "https" else 80)
         self.ssl = ssl.create_default_context() if parts.scheme == "https" else None
-        self.host_header = f"host: {parts.netloc}\r\n".encode("latin-1")
+        # Host and port only: a user name or password in the URL must never travel in a header.
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        authority = f"{host}:{parts.port}" if parts.port else host
+        self.host_header = f"host: {authority}\r\n".encode("latin-1")
         self.max_connections = max_connections
         self._idle: deque[_Connection] = deque()
         self._slots: asyncio.Semaphore | None = None

@@ -8,8 +8,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Annotated, Literal, TypeVar
+from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, BeforeValidator, Field, SecretStr, ValidationError, model_validator
+from pydantic import AfterValidator, AliasChoices, BeforeValidator, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL
 
@@ -22,6 +23,26 @@ LogLevel = Annotated[
     Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
     BeforeValidator(lambda value: value.upper() if isinstance(value, str) else value),
 ]
+
+
+def _service_url(value: str) -> str:
+    """Where another service answers: http(s)://host[:port][/path], nothing the calls could not carry or would leak."""
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"not a URL: {exc}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be http:// or https:// followed by a host, e.g. http://product:8000")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("must not hold a user name or password (the services call one another without them)")
+    if parts.query or parts.fragment or port == 0:
+        raise ValueError("must be scheme, host, an optional port and an optional path, with no query or fragment")
+    return value
+
+
+# Another service's base URL (MCE_PRODUCT_URL and the like), checked at start rather than at the first call.
+ServiceUrl = Annotated[str, AfterValidator(_service_url)]
 
 
 class SettingsError(RuntimeError):
@@ -74,7 +95,19 @@ def _describe(err: dict) -> str:
     variable = f"{field} (or {field.removeprefix(ENV_PREFIX)})" if aliased else f"{ENV_PREFIX}{field.upper()}"
     if _SECRET_NAME.search(field) or "input" not in err or isinstance(err["input"], dict):
         return f"{variable}: {message}"
-    return f"{variable}: {message} (got {err['input']!r})"
+    return f"{variable}: {message} (got {_without_credentials(err['input'])!r})"
+
+
+def _without_credentials(value: object) -> object:
+    """The value to echo in an error: a URL's password (a database's, say) replaced by ***."""
+    if not isinstance(value, str) or "://" not in value:
+        return value
+    scheme, _, rest = value.partition("://")
+    end = min((i for i in map(rest.find, "/?#") if i >= 0), default=len(rest))
+    userinfo, at, host = rest[:end].rpartition("@")
+    if not at:
+        return value
+    return f"{scheme}://{userinfo.split(':', 1)[0]}:***@{host}{rest[end:]}"
 
 
 def load_settings(cls: type[S], **overrides: object) -> S:

@@ -6,6 +6,7 @@ from pydantic import Field
 
 from mce.kit.blob.factory import BlobSettings
 from mce.kit.secrets import resolve_secret
+from mce.kit.settings import ServiceUrl
 
 TOKEN_SECRET = "image-processor-token"
 
@@ -13,7 +14,7 @@ TOKEN_SECRET = "image-processor-token"
 class ImageProcessorSettings(BlobSettings):
     """Where the uploads are, where the product service answers, and what the processor accepts."""
 
-    product_url: str = "http://127.0.0.1:8001"
+    product_url: ServiceUrl = "http://127.0.0.1:8001"
     # The processor's own credential for the product service's image endpoint (not the admin token). Unset on a
     # laptop: generated once under the data directory, where the product service finds it. Required in production.
     image_processor_token: str | None = None

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, model_validator
 
 from mce.kit.bus.factory import BusSettings
-from mce.kit.settings import DatabaseSettings
+from mce.kit.settings import DatabaseSettings, ServiceUrl
 
 DATABASE_NAME = "cart"
 CART_STORES = ("sqlite", "dynamodb")
@@ -30,7 +30,7 @@ class CartSettings(DatabaseSettings, BusSettings):
         validation_alias=AliasChoices("MCE_CART_OUTBOX_TABLE", "DYNAMODB_OUTBOX_TABLE"),
     )
     # The product service, asked for a product's current name, price and stock when one is added.
-    product_url: str = "http://127.0.0.1:8001"
+    product_url: ServiceUrl = "http://127.0.0.1:8001"
 
     @model_validator(mode="after")
     def _a_real_database_in_production(self) -> CartSettings:

@@ -6,6 +6,7 @@ from pydantic import Field, field_validator, model_validator
 
 from mce.kit.bus.factory import BusSettings
 from mce.kit.contracts import USER_EVENTS_TOPIC
+from mce.kit.settings import ServiceUrl
 from mce.services.events_producer.domain import DEFAULT_MIX, Disorder, mix_text, parse_mix
 
 RATE_MAX = 10_000.0
@@ -16,7 +17,7 @@ class ProducerSettings(BusSettings):
     """How many synthetic shoppers, how fast, doing what, and how disorderly."""
 
     # The catalog the shoppers browse (GET /products), read at start and now and then.
-    product_url: str = "http://127.0.0.1:8001"
+    product_url: ServiceUrl = "http://127.0.0.1:8001"
     user_events_topic: str = Field(default=USER_EVENTS_TOPIC, min_length=1, max_length=249, pattern=TOPIC_PATTERN)
     # Unset on a laptop: generated once under the data directory. Required in production. Guards start/stop/rate.
     admin_token: str | None = None

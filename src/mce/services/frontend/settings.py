@@ -10,7 +10,7 @@ from mce.kit.blob.factory import BlobSettings
 from mce.kit.bus.factory import BusSettings
 from mce.kit.contracts import USER_EVENTS_TOPIC
 from mce.kit.secrets import resolve_secret
-from mce.kit.settings import DatabaseSettings
+from mce.kit.settings import DatabaseSettings, ServiceUrl
 
 DATABASE_NAME = "frontend"
 TOPIC_PATTERN = r"^[A-Za-z0-9._-]+$"  # Kafka's topic names
@@ -19,11 +19,11 @@ TOPIC_PATTERN = r"^[A-Za-z0-9._-]+$"  # Kafka's topic names
 class FrontendSettings(DatabaseSettings, BusSettings, BlobSettings):
     """Settings read from MCE_* variables; the blob store is where /images/ reads thumbnails from."""
 
-    product_url: str = "http://127.0.0.1:8001"
-    search_url: str = "http://127.0.0.1:8002"
-    cart_url: str = "http://127.0.0.1:8003"
-    order_url: str = "http://127.0.0.1:8004"
-    analytics_url: str = "http://127.0.0.1:8007"
+    product_url: ServiceUrl = "http://127.0.0.1:8001"
+    search_url: ServiceUrl = "http://127.0.0.1:8002"
+    cart_url: ServiceUrl = "http://127.0.0.1:8003"
+    order_url: ServiceUrl = "http://127.0.0.1:8004"
+    analytics_url: ServiceUrl = "http://127.0.0.1:8007"
     # Unset on a laptop: generated once under the data dir, so every local service agrees on it. Required in production.
     admin_token: str | None = None
     session_secret: str | None = None

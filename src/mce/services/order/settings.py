@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from mce.kit.bus.factory import BusSettings
-from mce.kit.settings import DatabaseSettings
+from mce.kit.settings import DatabaseSettings, ServiceUrl
 
 DATABASE_NAME = "order"
 
@@ -14,9 +14,9 @@ class OrderSettings(DatabaseSettings, BusSettings):
     """Where orders are kept, the services checkout calls, and who may manage orders."""
 
     # The cart service: checkout reads the shopper's cart there and empties it after payment.
-    cart_url: str = "http://127.0.0.1:8003"
+    cart_url: ServiceUrl = "http://127.0.0.1:8003"
     # The product service: checkout reserves stock there, and learns the prices it charges.
-    product_url: str = "http://127.0.0.1:8001"
+    product_url: ServiceUrl = "http://127.0.0.1:8001"
     # The admin token: staff calls present it, and checkout presents it to product's reservation endpoint.
     # Unset on a laptop: the one the other services share, under the data directory. Required in production.
     admin_token: str | None = None

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr
 
 from mce.kit.bus.factory import BusSettings
+from mce.kit.settings import ServiceUrl
 
 
 class SearchSettings(BusSettings):
@@ -15,7 +16,7 @@ class SearchSettings(BusSettings):
     # tantivy = the embedded index under <data dir>/search-index/, one per replica; opensearch = one index that every
     # replica shares, on the server at opensearch_endpoint.
     search_index: Literal["tantivy", "opensearch"] = "tantivy"
-    product_url: str = "http://127.0.0.1:8001"
+    product_url: ServiceUrl = "http://127.0.0.1:8001"
     # The design doc's plain name works too; env_prefix does not apply to aliased fields, so both names are listed.
     opensearch_endpoint: str = Field(
         default="http://127.0.0.1:19200",
