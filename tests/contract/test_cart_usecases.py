@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
+from starlette.concurrency import run_in_threadpool
 
+from mce.kit.db import on_the_loop
 from mce.kit.errors import Conflict, Invalid, NotFound, Unavailable
 from mce.services.cart import usecases
 from mce.services.cart.domain import CatalogProduct, OutOfStock, StaleVersion
@@ -82,6 +85,32 @@ def test_twenty_concurrent_adds_of_one_product_add_up(store, catalog, backend) -
     assert [(line.product_id, line.quantity) for line in cart.items] == [(3, 20)]
     assert cart.version == 20  # one version per write, the first at 1
     assert outbox_size(backend) == 20
+
+
+def add_async(store: CartStore, catalog: FakeCatalog, run, product_id: int, cart_id: str = "busy"):  # noqa: ANN001, ANN201
+    """The cart route's add: the catalog asked first, each attempt through `run`."""
+    return usecases.add_looked_up_item(
+        store, catalog.product(product_id), run, cart_id=cart_id, product_id=product_id, quantity=1
+    )
+
+
+@pytest.mark.parametrize("run", [run_in_threadpool, on_the_loop], ids=["on-workers", "on-the-loop"])
+def test_twenty_concurrent_async_adds_of_one_product_add_up(store, catalog, backend, run) -> None:
+    async def twenty() -> None:
+        await asyncio.gather(*(add_async(store, catalog, run, 3) for _ in range(20)))
+
+    asyncio.run(twenty())
+    cart = usecases.get_cart(store, cart_id="busy")
+    assert [(line.product_id, line.quantity) for line in cart.items] == [(3, 20)]
+    assert cart.version == 20
+    assert outbox_size(backend) == 20
+
+
+def test_an_async_add_refuses_an_unknown_product_before_writing(store, catalog) -> None:
+    with pytest.raises(Invalid) as refused:
+        asyncio.run(add_async(store, catalog, on_the_loop, 999))
+    assert refused.value.details[0]["field"] == "product_id"
+    assert usecases.get_cart(store, cart_id="busy").version == 0
 
 
 def test_a_never_written_cart_reads_as_empty_at_version_0(store) -> None:
@@ -172,6 +201,42 @@ def test_a_cart_that_keeps_losing_races_gives_up_with_a_conflict(catalog) -> Non
         usecases.add_item(store, catalog, cart_id="c1", product_id=1, quantity=1)
     assert store.saves == usecases.MAX_ATTEMPTS
     assert "try again" in gave_up.value.message
+
+
+def test_an_async_add_that_keeps_losing_races_waits_on_the_loop_and_gives_up(catalog) -> None:
+    class AlwaysStale(SqlCartStore):
+        def __init__(self) -> None:
+            self.saves = 0
+
+        def get(self, cart_id: str):  # noqa: ANN201
+            return None
+
+        def save(self, cart, *, expected_version, events=()):  # noqa: ANN001, ANN201
+            self.saves += 1
+            raise StaleVersion("stale")
+
+    store = AlwaysStale()
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.001)
+            ticks += 1
+
+    async def add_while_ticking() -> None:
+        running = asyncio.create_task(ticker())
+        try:
+            await add_async(store, catalog, on_the_loop, 1, cart_id="c1")
+        finally:
+            running.cancel()
+
+    with pytest.raises(Conflict) as gave_up:
+        asyncio.run(add_while_ticking())
+    assert store.saves == usecases.MAX_ATTEMPTS
+    assert "try again" in gave_up.value.message
+    # The backoff between attempts (hundreds of ms in all) let the loop run: a time.sleep would have frozen it.
+    assert ticks >= 5
 
 
 def test_a_conflict_that_is_not_a_lost_race_is_not_retried(catalog) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
 from typing import Annotated, Protocol
 
 from fastapi import FastAPI, Request, Response
@@ -14,7 +15,7 @@ from mce.kit.app import add_readiness_check, create_service_app
 from mce.kit.bus.factory import build_bus
 from mce.kit.bus.port import EventBus
 from mce.kit.contracts import MAX_ID
-from mce.kit.db import open_engine
+from mce.kit.db import open_engine, private_write_runner
 from mce.kit.http import ServiceClient, Transport
 from mce.kit.outbox import OutboxRelay
 from mce.kit.settings import SettingsError, load_settings
@@ -57,13 +58,23 @@ class Relay(Protocol):
     def stop(self, timeout: float = 5.0) -> None: ...
 
 
-async def open_store(settings: CartSettings, stack: AsyncExitStack, bus: EventBus) -> tuple[CartStore, Relay]:
+@dataclass(frozen=True)
+class OpenStore:
+    """The cart store, the relay of its outbox, and how an async route runs one of its writes."""
+
+    store: CartStore
+    relay: Relay
+    run: usecases.Runner
+
+
+async def open_store(settings: CartSettings, stack: AsyncExitStack, bus: EventBus) -> OpenStore:
     """The store MCE_CART_STORE names and the relay of its outbox; the only place that switches on it."""
     if settings.cart_store == "sqlite":
         engine = await open_engine(settings.resolved_url(), MIGRATIONS, migrate=settings.migrate_on_start)
         stack.callback(engine.dispose)
         relay = OutboxRelay(engine, outbox, bus, lease=outbox_lease, coalesce_s=RELAY_COALESCE_S)
-        return SqlCartStore(engine, on_commit=relay.wake), relay
+        # The cart's SQLite file is its own (the relay is this process's too): a write runs on the loop.
+        return OpenStore(SqlCartStore(engine, on_commit=relay.wake), relay, private_write_runner(engine))
     if settings.cart_store == "dynamodb":
         from mce.kit.aws import aws_client
         from mce.services.cart.store.dynamo import DynamoCartStore, ensure_tables
@@ -77,7 +88,8 @@ async def open_store(settings: CartSettings, stack: AsyncExitStack, bus: EventBu
             # Terraform makes the tables in production; there the readiness check only finds them.
             await run_in_threadpool(ensure_tables, client, table, outbox_table)
         relay = DynamoOutboxRelay(client, outbox_table, bus, coalesce_s=RELAY_COALESCE_S)
-        return DynamoCartStore(client, table, outbox_table, on_commit=relay.wake), relay
+        store = DynamoCartStore(client, table, outbox_table, on_commit=relay.wake)
+        return OpenStore(store, relay, run_in_threadpool)
     raise SettingsError(
         f"MCE_CART_STORE: unknown cart store {settings.cart_store!r}; allowed: {', '.join(CART_STORES)}"
     )
@@ -96,12 +108,14 @@ def create_app(settings: CartSettings | None = None, *, product_transport: Trans
         async with AsyncExitStack() as stack:
             bus = build_bus(settings)
             stack.callback(bus.close)
-            store, relay = await open_store(settings, stack, bus)
+            opened = await open_store(settings, stack, bus)
+            store, relay = opened.store, opened.relay
             products = ServiceClient(
                 "product", settings.product_url, timeout=settings.http_timeout, transport=product_transport
             )
             stack.push_async_callback(products.aclose)
             app.state.store = store
+            app.state.run_write = opened.run
             app.state.catalog = HttpCatalog(products)
             app.state.relay = relay
             app.state.metrics.watch_outbox(relay)
@@ -129,13 +143,13 @@ def create_app(settings: CartSettings | None = None, *, product_transport: Trans
         responses={200: {"model": CartPayload}, 201: {"model": CartPayload, "description": "The cart was created"}},
     )
     async def add_item(request: Request, cart_id: CartId, body: ItemAdd) -> Response:
-        # The catalog is asked here on the loop and the read and write go to a worker once: a sync route hopped
-        # to a worker, back to the loop for the catalog and to the worker again.
+        # The catalog is asked here on the loop, and the read and write run as the store's runner says (on the loop
+        # for SQLite): a sync route hopped to a worker, back to the loop for the catalog and to the worker again.
         product = await request.app.state.catalog.fetch(body.product_id)
-        cart = await run_in_threadpool(
-            usecases.add_looked_up_item,
+        cart = await usecases.add_looked_up_item(
             store(request),
             product,
+            request.app.state.run_write,
             cart_id=cart_id,
             product_id=body.product_id,
             quantity=body.quantity,

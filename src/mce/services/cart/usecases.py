@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -26,6 +27,8 @@ BACKOFF_S = 0.002
 BACKOFF_MAX_S = 0.25
 
 Change = Callable[[Cart, datetime], tuple[Cart, Event] | None]
+# Runs one blocking attempt for an async caller: on its loop, or on a worker thread.
+Runner = Callable[[Callable[[], Cart]], Awaitable[Cart]]
 
 
 class Catalog(Protocol):
@@ -47,20 +50,37 @@ def add_item(store: CartStore, catalog: Catalog, *, cart_id: str, product_id: in
     domain.check_cart_id(cart_id)
     domain.check_product_id(product_id)
     domain.check_quantity(quantity)
-    return add_looked_up_item(
-        store, catalog.product(product_id), cart_id=cart_id, product_id=product_id, quantity=quantity
-    )
+    known = _known(catalog.product(product_id), product_id)
+    return _write(store, cart_id, lambda cart, now: domain.add_item(cart, known, quantity, now))
 
 
-def add_looked_up_item(
-    store: CartStore, product: CatalogProduct | None, *, cart_id: str, product_id: int, quantity: int
+async def add_looked_up_item(
+    store: CartStore,
+    product: CatalogProduct | None,
+    run: Runner,
+    *,
+    cart_id: str,
+    product_id: int,
+    quantity: int,
 ) -> Cart:
-    """`add_item` with the catalog already asked (None: no such product), so an async caller asks it on its loop."""
+    """`add_item` for an async caller that asked the catalog on its loop (None: no such product).
+
+    Each attempt runs through `run`, and a lost race waits on the loop, never on a thread or the loop's own time.
+    """
     domain.check_cart_id(cart_id)
     domain.check_product_id(product_id)
     domain.check_quantity(quantity)
     known = _known(product, product_id)
-    return _write(store, cart_id, lambda cart, now: domain.add_item(cart, known, quantity, now))
+    attempt = _attempt(store, cart_id, lambda cart, now: domain.add_item(cart, known, quantity, now))
+    for number in range(1, MAX_ATTEMPTS + 1):
+        began = time.monotonic()
+        try:
+            return await run(attempt)
+        except StaleVersion:
+            if number == MAX_ATTEMPTS:
+                break
+            await asyncio.sleep(_backoff(number, time.monotonic() - began))
+    raise _gave_up(cart_id)
 
 
 def change_quantity(store: CartStore, catalog: Catalog, *, cart_id: str, product_id: int, quantity: int) -> Cart:
@@ -124,6 +144,11 @@ def merge_carts(store: CartStore, *, cart_id: str, from_cart_id: str) -> Cart:
 
 def _write(store: CartStore, cart_id: str, change: Change) -> Cart:
     """Read, change and write back on the version read; on a lost race read again, a bounded number of times."""
+    return _retrying(cart_id, _attempt(store, cart_id, change))
+
+
+def _attempt(store: CartStore, cart_id: str, change: Change) -> Callable[[], Cart]:
+    """One read, change and conditional write; StaleVersion when another write came between."""
 
     def attempt() -> Cart:
         cart = get_cart(store, cart_id=cart_id)
@@ -133,7 +158,7 @@ def _write(store: CartStore, cart_id: str, change: Change) -> Cart:
         after, event = changed
         return store.save(after, expected_version=cart.version or None, events=[event])
 
-    return _retrying(cart_id, attempt)
+    return attempt
 
 
 def _retrying(cart_id: str, attempt: Callable[[], Cart]) -> Cart:
@@ -145,7 +170,15 @@ def _retrying(cart_id: str, attempt: Callable[[], Cart]) -> Cart:
         except StaleVersion:
             if number == MAX_ATTEMPTS:
                 break
-            unit = max(BACKOFF_S, time.monotonic() - began)
-            time.sleep(random.uniform(0, min(BACKOFF_MAX_S, unit * 2**number)))
+            time.sleep(_backoff(number, time.monotonic() - began))
+    raise _gave_up(cart_id)
+
+
+def _backoff(number: int, took: float) -> float:
+    """Seconds to wait after the numbered lost race: a random slice of a window that doubles each time."""
+    return random.uniform(0, min(BACKOFF_MAX_S, max(BACKOFF_S, took) * 2**number))
+
+
+def _gave_up(cart_id: str) -> Conflict:
     log.warning("cart %s: gave up after %d conflicting writes", cart_id, MAX_ATTEMPTS)
-    raise Conflict(f"cart {cart_id} is being changed by many requests at once; try again")
+    return Conflict(f"cart {cart_id} is being changed by many requests at once; try again")
