@@ -1,4 +1,4 @@
-"""`make load`: the design's load scenario (system design, 10.2) with Locust, and a checkout journey for when it lands.
+"""`make load`: the design's load scenario (system design, 10.2) with Locust, and a checkout journey.
 
 Run headless: `locust -f load/locustfile.py --headless --host URL [--duration S] [--users-peak N]`. The shape below
 drives the users (ramp to a quarter of them, hold all, ramp down); at the end the run exits 1 when p95 or the failure
@@ -16,7 +16,6 @@ from urllib.parse import urlencode
 
 import requests
 from locust import FastHttpUser, LoadTestShape, constant, events, task
-from locust.exception import StopUser
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -28,7 +27,16 @@ log = logging.getLogger("load")
 # visitor, a new cart): a cart holds at most 50 products, and this keeps every line well within the product's stock.
 CATALOG_PAGES = 5
 PAGE = 100
-ADDS_PER_SHOPPER = 20
+# Each visit makes between these many adds (20 on average), drawn anew per visit: with one fixed number the users
+# spawned together at the peak all became new visitors in the same second, every 20 s.
+ADDS_PER_VISIT = (10, 30)
+# Which users each scenario runs: the design's shoppers, whole purchases, or both (one user in ten buying).
+SCENARIOS = ("design", "checkout", "mixed")
+SCENARIO_USERS = {
+    "design": "each user lists products, adds one to the cart, sleeps 1 s",
+    "checkout": "each user browses, searches, adds two products, checks out and reads the order",
+    "mixed": "the design's users, and one user in ten checking out",
+}
 SEARCH_WORDS = ("headphones", "shirt", "kitchen", "lamp", "book", "shoes", "mug", "chair")
 
 
@@ -51,6 +59,13 @@ def _arguments(parser) -> None:
     group.add_argument("--p95-ms", type=float, env_var="LOAD_P95_MS", default=500.0, help="p95 must stay under this")
     group.add_argument(
         "--max-failure-ratio", type=float, env_var="LOAD_MAX_FAILURE_RATIO", default=0.01, help="failures under this"
+    )
+    group.add_argument(
+        "--scenario",
+        choices=SCENARIOS,
+        env_var="LOAD_SCENARIO",
+        default="design",
+        help="design: the design's shoppers (list, add, sleep); checkout: whole purchases; mixed: one user in ten buys",
     )
     group.add_argument(
         "--min-stock", type=int, env_var="LOAD_MIN_STOCK", default=50, help="only products with this much stock"
@@ -89,12 +104,11 @@ def _on_init(environment, **_kwargs) -> None:
         log.error("load: cannot read the catalog at %s: %s", host, error)
         sys.exit(1)
     log.info("load: %d products with plenty of stock from %s", len(Catalog.product_ids), host)
-    if Catalog.checkout:
-        log.info("load: the gateway serves POST /api/orders: the checkout journey is on")
-    else:
-        log.warning(
-            "load: checkout journey skipped: the gateway serves no POST /api/orders yet (%s)", Catalog.checkout_note
-        )
+    scenario = environment.parsed_options.scenario
+    if scenario != "design" and not Catalog.checkout:
+        log.error("load: the %s scenario buys, but %s", scenario, Catalog.checkout_note)
+        sys.exit(1)
+    log.info("load: scenario %s: %s", scenario, SCENARIO_USERS[scenario])
 
 
 class CartShopper(FastHttpUser):
@@ -104,7 +118,7 @@ class CartShopper(FastHttpUser):
     wait_time = constant(1)
 
     def on_start(self) -> None:
-        self.adds = 0
+        self.adds, self.visit_adds = 0, random.randint(*ADDS_PER_VISIT)
 
     @task
     def list_and_add(self) -> None:
@@ -112,9 +126,9 @@ class CartShopper(FastHttpUser):
         self.client.get(f"/api/products?limit=20&offset={offset}", name="/api/products")
         add_to_cart(self.client, random.choice(Catalog.product_ids))
         self.adds += 1
-        if self.adds >= ADDS_PER_SHOPPER:
+        if self.adds >= self.visit_adds:
             self.client.cookiejar.clear()
-            self.adds = 0
+            self.adds, self.visit_adds = 0, random.randint(*ADDS_PER_VISIT)
 
 
 def add_to_cart(client, product_id: int) -> None:
@@ -139,17 +153,13 @@ CHECKOUT = {
 
 
 class CheckoutShopper(FastHttpUser):
-    """A purchase: browse, search, add two products, check out, read the order; spawned only when checkout is on."""
+    """A purchase: browse, search, add two products, check out, read the order (the checkout and mixed scenarios)."""
 
     weight = 1
     wait_time = constant(1)
 
     @task
     def purchase(self) -> None:
-        if not Catalog.checkout:
-            # The shape spawns no checkout shopper then; this is for a run that names the class itself.
-            log.warning("load: checkout journey skipped: the gateway does not serve POST /api/orders yet")
-            raise StopUser()
         self.client.cookiejar.clear()
         self.client.get("/api/products?limit=20", name="/api/products")
         first, second = random.sample(Catalog.product_ids, 2)
@@ -172,6 +182,10 @@ class CheckoutShopper(FastHttpUser):
         self.client.get(f"/api/orders/{order_id}", name="/api/orders/{id}")
 
 
+# The user classes of each scenario; in `mixed` their weights make one user in ten a buyer.
+SCENARIO_CLASSES = {"design": [CartShopper], "checkout": [CheckoutShopper], "mixed": [CartShopper, CheckoutShopper]}
+
+
 class DesignShape(LoadTestShape):
     """Ramp to a quarter of the users, hold all of them, ramp down: 30 s, 2 min, 30 s at the default duration."""
 
@@ -181,8 +195,7 @@ class DesignShape(LoadTestShape):
         users = stages.users_at(self.get_run_time())
         if users is None:
             return None
-        classes = [CartShopper, CheckoutShopper] if Catalog.checkout else [CartShopper]
-        return users, max(1, stages.users), classes
+        return users, max(1, stages.users), SCENARIO_CLASSES[options.scenario]
 
 
 @events.quitting.add_listener

@@ -26,8 +26,11 @@ def small_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platfor
     running.stop()
 
 
-def run_locust(platform: Platform, csv_prefix: Path, *, seconds: float, p95_ms: float) -> subprocess.CompletedProcess:
-    """The scenario headless: 10 users at the peak, `seconds` long, its stats in `<csv_prefix>_stats.csv`."""
+def run_locust(
+    platform: Platform, csv_prefix: Path, *, seconds: float, p95_ms: float, scenario: str | None = None
+) -> subprocess.CompletedProcess:
+    """A scenario headless (the default one unless named): 10 users at the peak, `seconds` long, its stats in
+    `<csv_prefix>_stats.csv`."""
     command = [
         str(LOCUST),
         "-f",
@@ -46,6 +49,7 @@ def run_locust(platform: Platform, csv_prefix: Path, *, seconds: float, p95_ms: 
         "20",
         "--csv",
         str(csv_prefix),
+        *(["--scenario", scenario] if scenario else []),
     ]
     return subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=ROOT)
 
@@ -55,18 +59,32 @@ def aggregated(csv_prefix: Path) -> dict[str, str]:
         return next(row for row in csv.DictReader(stats) if row["Name"] == "Aggregated")
 
 
-def test_the_load_scenario_runs_against_the_platform_and_passes(small_platform: Platform, tmp_path: Path) -> None:
+def test_the_design_scenario_runs_against_the_platform_and_passes(small_platform: Platform, tmp_path: Path) -> None:
     run = run_locust(small_platform, tmp_path / "load", seconds=8, p95_ms=500)
     output = run.stdout + run.stderr
     assert run.returncode == 0, output
     assert "load: PASSED" in output
-    assert "the checkout journey is on" in output
+    assert "scenario design" in output
     total = aggregated(tmp_path / "load")
     assert int(total["Request Count"]) >= 20, total
     assert int(total["Failure Count"]) == 0, output
-    with open(f"{tmp_path / 'load'}_stats.csv", newline="") as stats:
-        names = {row["Name"] for row in csv.DictReader(stats)}
-    assert {"/api/products", "/api/cart/items"} <= names
+    # The design's shopper lists products and adds to the cart, nothing else.
+    assert requested(tmp_path / "load") == {"/api/products", "/api/cart/items"}
+
+
+def test_the_mixed_scenario_also_checks_out_and_reads_the_orders(small_platform: Platform, tmp_path: Path) -> None:
+    run = run_locust(small_platform, tmp_path / "mixed", seconds=10, p95_ms=500, scenario="mixed")
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output
+    assert "load: PASSED" in output and "scenario mixed" in output
+    assert int(aggregated(tmp_path / "mixed")["Failure Count"]) == 0, output
+    assert {"/api/products", "/api/cart/items", "/api/orders", "/api/orders/{id}"} <= requested(tmp_path / "mixed")
+
+
+def requested(csv_prefix: Path) -> set[str]:
+    """The request names a run's stats list."""
+    with open(f"{csv_prefix}_stats.csv", newline="") as stats:
+        return {row["Name"] for row in csv.DictReader(stats)} - {"Aggregated"}
 
 
 def test_a_missed_threshold_makes_the_load_run_fail(small_platform: Platform, tmp_path: Path) -> None:
