@@ -58,10 +58,11 @@ bench: install-dev ## measure throughput and latency (prints figures; see bench/
 LOAD_URL ?= http://127.0.0.1:8000
 LOAD_DURATION ?= 180
 LOAD_USERS ?= 200
+LOAD_SCENARIO ?= design
 LOAD_ARGS ?=
 load: install-dev ## the design's load test with Locust (ramp, hold, ramp down); exits 1 when p95 or failures miss
 	$(VENV)/bin/locust -f load/locustfile.py --headless --only-summary --host $(LOAD_URL) \
-		--duration $(LOAD_DURATION) --users-peak $(LOAD_USERS) $(LOAD_ARGS)
+		--duration $(LOAD_DURATION) --users-peak $(LOAD_USERS) --scenario $(LOAD_SCENARIO) $(LOAD_ARGS)
 
 # Every image built on a debootstrap stand-in base (Docker Hub is out of reach here) with its own dockerd, each container's
 # health check run with --network none; prints a table. IMAGES="product cart" for some; KEEP_DOCKERD=1 leaves dockerd up.
