@@ -184,19 +184,23 @@ def test_a_bad_cart_id_is_refused_before_anything_is_read(store, catalog) -> Non
     assert refused.value.details[0]["field"] == "cart_id"
 
 
+class FailingStore(SqlCartStore):
+    """A store on which every write fails with one error (StaleVersion: every write loses its race)."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+        self.saves = 0
+
+    def get(self, cart_id: str):  # noqa: ANN201
+        return None
+
+    def save(self, cart, *, expected_version, events=()):  # noqa: ANN001, ANN201
+        self.saves += 1
+        raise self.error
+
+
 def test_a_cart_that_keeps_losing_races_gives_up_with_a_conflict(catalog) -> None:
-    class AlwaysStale(SqlCartStore):
-        def __init__(self) -> None:
-            self.saves = 0
-
-        def get(self, cart_id: str):  # noqa: ANN201
-            return None
-
-        def save(self, cart, *, expected_version, events=()):  # noqa: ANN001, ANN201
-            self.saves += 1
-            raise StaleVersion("stale")
-
-    store = AlwaysStale()
+    store = FailingStore(StaleVersion("stale"))
     with pytest.raises(Conflict) as gave_up:
         usecases.add_item(store, catalog, cart_id="c1", product_id=1, quantity=1)
     assert store.saves == usecases.MAX_ATTEMPTS
@@ -204,18 +208,7 @@ def test_a_cart_that_keeps_losing_races_gives_up_with_a_conflict(catalog) -> Non
 
 
 def test_an_async_add_that_keeps_losing_races_waits_on_the_loop_and_gives_up(catalog) -> None:
-    class AlwaysStale(SqlCartStore):
-        def __init__(self) -> None:
-            self.saves = 0
-
-        def get(self, cart_id: str):  # noqa: ANN201
-            return None
-
-        def save(self, cart, *, expected_version, events=()):  # noqa: ANN001, ANN201
-            self.saves += 1
-            raise StaleVersion("stale")
-
-    store = AlwaysStale()
+    store = FailingStore(StaleVersion("stale"))
     ticks = 0
 
     async def ticker() -> None:
@@ -240,18 +233,7 @@ def test_an_async_add_that_keeps_losing_races_waits_on_the_loop_and_gives_up(cat
 
 
 def test_a_conflict_that_is_not_a_lost_race_is_not_retried(catalog) -> None:
-    class Refusing(SqlCartStore):
-        def __init__(self) -> None:
-            self.saves = 0
-
-        def get(self, cart_id: str):  # noqa: ANN201
-            return None
-
-        def save(self, cart, *, expected_version, events=()):  # noqa: ANN001, ANN201
-            self.saves += 1
-            raise Conflict("the change breaks a rule of the cart database")
-
-    store = Refusing()
+    store = FailingStore(Conflict("the change breaks a rule of the cart database"))
     with pytest.raises(Conflict, match="breaks a rule"):
         usecases.add_item(store, catalog, cart_id="c1", product_id=1, quantity=1)
     assert store.saves == 1
