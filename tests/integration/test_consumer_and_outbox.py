@@ -1,4 +1,4 @@
-"""The consumer loop and the outbox relay against the embedded bus and a real SQLite database."""
+"""The consumer loop and the outbox relay against the embedded bus and a real database (the purge on PostgreSQL too)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import MetaData, select
 
+from mce.kit import outbox
 from mce.kit.bus.consumer import Consumer, dead_letter_topic
 from mce.kit.bus.sqlite import SqliteEventBus
 from mce.kit.db import make_engine
@@ -189,6 +190,53 @@ def test_published_events_are_purged_after_a_while_and_unpublished_ones_kept(tmp
     assert relay.purge_published(older_than=timedelta(days=1)) == 0
     assert relay.purge_published(older_than=timedelta(0)) == 1
     assert relay.backlog() == 1
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def outbox_engine(request: pytest.FixtureRequest, tmp_path: Path):  # noqa: ANN201
+    """A service database with an outbox table, on SQLite or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path / 'svc.db'}")
+        yield engine
+        engine.dispose()
+        return
+    from tests.dbs import fresh_postgres_database
+
+    with fresh_postgres_database(request.getfixturevalue("postgres_url")) as url:
+        engine = make_engine(url)
+        yield engine
+        engine.dispose()
+
+
+def test_a_purge_deletes_in_bounded_transactions_and_keeps_the_unpublished(
+    outbox_engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import event
+
+    monkeypatch.setattr(outbox, "PURGE_BATCH", 10)
+    table = outbox_table(MetaData())
+    table.create(outbox_engine)
+    relay = OutboxRelay(outbox_engine, table, SqliteEventBus(tmp_path / "bus.db"), batch=100)
+    with outbox_engine.begin() as conn:
+        for n in range(25):
+            add_to_outbox(conn, table, "t", Event(type="X", key="k", data={"n": n}))
+    relay.relay_once()
+    with outbox_engine.begin() as conn:
+        add_to_outbox(conn, table, "t", Event(type="Y", key="k"))
+    deletes: list[str] = []
+    event.listen(
+        outbox_engine,
+        "before_cursor_execute",
+        lambda conn, cursor, statement, *rest: deletes.append(statement) if statement.startswith("DELETE") else None,
+    )
+
+    assert relay.purge_published(older_than=timedelta(0)) == 25
+
+    assert len(deletes) == 3  # 10, 10 and 5 rows, each its own transaction
+    assert relay.backlog() == 1
+    assert relay.purge_published(older_than=timedelta(0)) == 0
 
 
 class ProcessDied(BaseException):

@@ -40,6 +40,8 @@ from mce.kit.loop import BackgroundLoop
 log = logging.getLogger(__name__)
 
 HOUSEKEEPING_EVERY_S = 600.0
+# Published events deleted per transaction when purging.
+PURGE_BATCH = 1000
 LEASE_ID = 1
 # How often a relay counts its backlog for /metrics: from its own thread, never on a request or a scrape.
 BACKLOG_EVERY_S = 5.0
@@ -180,10 +182,22 @@ class OutboxRelay(BackgroundLoop):
         self.published += len(rows)
 
     def purge_published(self, older_than: timedelta = timedelta(days=1)) -> int:
-        """Delete events published longer ago than older_than, so the outbox does not grow forever."""
+        """Delete events published longer ago than older_than, so the outbox does not grow forever.
+
+        In transactions of at most PURGE_BATCH rows: ten minutes of a busy day's events in one delete held the
+        service's write lock for as long as it took, and the cart's adds wait for that lock on its event loop.
+        """
         cutoff = datetime.now(UTC) - older_than
-        with write_transaction(self.engine) as conn:
-            return conn.execute(delete(self.table).where(self.table.c.published_at < cutoff)).rowcount
+        t = self.table
+        oldest = select(t.c.id).where(t.c.published_at < cutoff).order_by(t.c.id).limit(PURGE_BATCH)
+        purged = 0
+        while not self._stop.is_set():
+            with write_transaction(self.engine) as conn:
+                deleted = conn.execute(delete(t).where(t.c.id.in_(oldest.scalar_subquery()))).rowcount
+            purged += deleted
+            if deleted < PURGE_BATCH:
+                break
+        return purged
 
     def backlog(self) -> int:
         """How many events wait to be published."""
