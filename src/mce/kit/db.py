@@ -221,8 +221,8 @@ def read_runner(engine: Engine) -> ReadRunner:
 
     A SQLite read in WAL mode is a sub-millisecond local call that never waits for a lock, so it runs on the
     event loop: a hop to the thread pool costs more than the read and halves throughput. A read over the network
-    (PostgreSQL) may wait, so it goes to the thread pool. Writes always go to the thread pool: on SQLite they can
-    wait for another process's write lock.
+    (PostgreSQL) may wait, so it goes to the thread pool. Writes go to the thread pool (on SQLite they can wait
+    for another process's write lock), unless only this process writes the file: see private_write_runner.
     """
     return on_the_loop if engine.dialect.name == "sqlite" else run_in_threadpool
 
@@ -233,7 +233,7 @@ def private_write_runner(engine: Engine) -> ReadRunner:
     On such a SQLite file a write waits for nothing but this process's own writers (which take turns on the engine's
     lock, see write_transaction): it runs on the event loop. On a worker thread it contended for the GIL with the
     loop, which stretched each transaction while the next writers queued behind its lock: the cart's add took a p95
-    of 14-32 ms in a 200-user load run with 45 % of the two cores busy, 4-9 ms on the loop. PostgreSQL, reached
+    of 10-32 ms (per 10 s of a 200-user load run, the two cores half busy), 4-9 ms on the loop. PostgreSQL, reached
     over the network, keeps the thread pool. Not for a file another process writes: its lock would stall the loop.
     """
     return on_the_loop if engine.dialect.name == "sqlite" else run_in_threadpool
